@@ -1,0 +1,151 @@
+"""Scalar logging to TensorBoard (default), wandb and SwanLab, behind one small class.
+
+Runners hand ``Logger.log_scalars`` a flat ``{name: value}`` dict and a step; every backend gets
+the same names. wandb and SwanLab are optional extras, imported only when asked for, and run
+offline (files under the run directory, nothing sent anywhere) unless ``WANDB_MODE`` /
+``SWANLAB_MODE`` say otherwise.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from typing import Any, Iterable
+
+import torch
+
+from legged_train.config import LOGGER_BACKENDS
+
+SKIPPED_EXTRAS = ("final_observation", "final_critic_observation", "observations")
+
+
+class Logger:
+    def __init__(
+        self,
+        log_dir: str,
+        backend: str | Iterable[str] = "tensorboard",
+        backend_kwargs: dict | None = None,
+        config: dict | None = None,
+    ):
+        self.log_dir = str(log_dir)
+        self.backends = [backend] if isinstance(backend, str) else list(backend)
+        for name in self.backends:
+            if name not in LOGGER_BACKENDS:
+                raise ValueError(f"logger backend {name!r} is not supported; allowed: {list(LOGGER_BACKENDS)}")
+        os.makedirs(self.log_dir, exist_ok=True)
+        backend_kwargs = backend_kwargs or {}
+        self._writers: dict[str, Any] = {}
+        for name in self.backends:
+            kwargs = _kwargs_for(name, backend_kwargs)
+            if name == "tensorboard":
+                self._writers[name] = _open_tensorboard(self.log_dir, kwargs)
+            elif name == "wandb":
+                self._writers[name] = _open_wandb(self.log_dir, kwargs, config)
+            elif name == "swanlab":
+                self._writers[name] = _open_swanlab(self.log_dir, kwargs, config)
+
+    def log_scalars(self, scalars: dict[str, float | torch.Tensor], step: int) -> None:
+        values = {key: _to_float(value) for key, value in scalars.items()}
+        for name, writer in self._writers.items():
+            if name == "tensorboard":
+                for key, value in values.items():
+                    writer.add_scalar(key, value, global_step=step)
+            else:  # wandb and swanlab runs share the log(dict, step=) call
+                writer.log(values, step=step)
+
+    def flush(self) -> None:
+        if "tensorboard" in self._writers:
+            self._writers["tensorboard"].flush()
+
+    def close(self) -> None:
+        for name, writer in self._writers.items():
+            if name == "tensorboard":
+                writer.close()
+            else:
+                writer.finish()
+        self._writers = {}
+
+
+def flatten_extras(extras: dict, keys: Iterable[str]) -> dict[str, float]:
+    """Scalars found under ``extras[key]`` (recursively) as ``extra/<key>/<sub>/...``.
+
+    Tensors with one element become floats; tensors with more are averaged (bool masks such
+    as ``time_outs`` become the fraction of envs). Observation payloads and non-numeric
+    values are skipped.
+    """
+    flat: dict[str, float] = {}
+    for key in keys:
+        if key in SKIPPED_EXTRAS or key not in extras:
+            continue
+        _flatten_into(flat, f"extra/{key}", extras[key])
+    return flat
+
+
+def _flatten_into(flat: dict[str, float], prefix: str, value: Any) -> None:
+    if isinstance(value, dict):
+        for sub_key, sub_value in value.items():
+            if sub_key in SKIPPED_EXTRAS:
+                continue
+            _flatten_into(flat, f"{prefix}/{str(sub_key).strip('/')}", sub_value)
+        return
+    if isinstance(value, torch.Tensor):
+        if value.numel() == 0 or not (value.dtype.is_floating_point or value.dtype in _COUNTABLE_DTYPES):
+            return
+        flat[prefix] = value.float().mean().item()
+    elif isinstance(value, (bool, int, float)):
+        flat[prefix] = float(value)
+
+
+_COUNTABLE_DTYPES = (torch.bool, torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
+
+
+def _to_float(value: Any) -> float:
+    if isinstance(value, torch.Tensor):
+        return value.detach().float().mean().item()
+    return float(value)
+
+
+def _kwargs_for(name: str, backend_kwargs: dict) -> dict:
+    """Per-backend kwargs when the dict is keyed by backend name, else the same kwargs for all."""
+    if any(key in LOGGER_BACKENDS for key in backend_kwargs):
+        return dict(backend_kwargs.get(name, {}))
+    return dict(backend_kwargs)
+
+
+def _open_tensorboard(log_dir: str, kwargs: dict):
+    from torch.utils.tensorboard import SummaryWriter
+
+    kwargs.pop("project", None)  # a project name means nothing to TensorBoard
+    kwargs.pop("tags", None)
+    return SummaryWriter(log_dir=log_dir, **{k: v for k, v in kwargs.items() if k in ("flush_secs", "max_queue")})
+
+
+def _open_wandb(log_dir: str, kwargs: dict, config: dict | None):
+    try:
+        import wandb
+    except ImportError as err:
+        raise ImportError("logger_backend 'wandb' needs the wandb extra: pip install 'legged-train[wandb]'") from err
+    kwargs.setdefault("mode", os.environ.get("WANDB_MODE", "offline"))
+    kwargs.setdefault("project", "legged-train")
+    kwargs.setdefault("name", os.path.basename(os.path.normpath(log_dir)))
+    return wandb.init(dir=log_dir, config=config, **kwargs)
+
+
+def _open_swanlab(log_dir: str, kwargs: dict, config: dict | None):
+    try:
+        import swanlab
+    except ImportError as err:
+        raise ImportError("logger_backend 'swanlab' needs the swanlab extra: pip install 'legged-train[swanlab]'") from err
+    # "offline" keeps the run under log_dir for a later `swanlab sync`; "local" needs swanboard.
+    kwargs.setdefault("mode", os.environ.get("SWANLAB_MODE", "offline"))
+    kwargs.setdefault("project", "legged-train")
+    name = os.path.basename(os.path.normpath(log_dir))
+    parameters = inspect.signature(swanlab.init).parameters
+    # SwanLab renamed logdir -> log_dir and experiment_name -> name across releases.
+    dir_key = "log_dir" if "log_dir" in parameters else "logdir"
+    name_key = "name" if "name" in parameters else "experiment_name"
+    kwargs.setdefault(name_key, name)
+    kwargs.setdefault(dir_key, os.path.join(log_dir, "swanlog"))
+    if "reinit" in parameters:
+        kwargs.setdefault("reinit", True)
+    return swanlab.init(config=config, **kwargs)

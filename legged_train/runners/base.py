@@ -1,0 +1,273 @@
+"""What every runner shares: callbacks, the run directory, logging, checkpoints and evaluation.
+
+Subclasses (``OnPolicyRunner``, ``OffPolicyRunner``) own their training loop and implement three
+hooks; everything else lives here once:
+
+- ``_state_dict() -> dict`` and ``_load_state_dict(state, load_optimizer)``: the algorithm's part
+  of a checkpoint (networks, optimizers, normalizers, counters the base does not know about);
+- ``_act_deterministic(obs) -> actions``: the policy used by ``eval()``.
+
+The base keeps ``iteration`` (learning iterations done) and ``total_timesteps`` (env steps done)
+in every checkpoint, with the resolved config, the RNG states and the schema version.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import os
+import sys
+from typing import Any, Callable
+
+import torch
+import yaml
+
+from legged_train.checkpoint import (
+    SCHEMA_VERSION,
+    CheckpointError,
+    atomic_torch_save,
+    capture_rng_state,
+    load_checkpoint_file,
+    restore_rng_state,
+)
+from legged_train.config import RunnerConfig, config_to_dict, resolve_device
+from legged_train.git_state import store_code_state
+from legged_train.logger import Logger
+
+# The repository this package lives in: archived with every run.
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+class NonFiniteError(FloatingPointError):
+    """NaN or Inf reached the training loop; the message names where."""
+
+
+def check_finite(tensor: torch.Tensor, source: str) -> None:
+    """Raise NonFiniteError naming ``source`` if ``tensor`` holds NaN or Inf."""
+    if not bool(torch.isfinite(tensor).all()):
+        bad = ~torch.isfinite(tensor)
+        rows = bad.reshape(bad.shape[0], -1).any(dim=1).nonzero().flatten()[:5].tolist() if tensor.dim() > 0 else []
+        raise NonFiniteError(f"non-finite values (NaN/Inf) in {source}; first bad rows: {rows}")
+
+
+class BaseRunner:
+    CALLBACK_EVENTS = ("pre_iteration", "post_iteration", "pre_rollout", "post_rollout", "pre_update", "post_update")
+
+    def __init__(
+        self,
+        env,
+        cfg: RunnerConfig,
+        log_dir: str | None = None,
+        device: str | torch.device | None = None,
+        save_dir: str | None = None,
+        eval_env=None,
+    ):
+        self.env = env
+        self.cfg = cfg
+        self.device = resolve_device(device if device is not None else cfg.device)
+        self.log_dir = os.fspath(log_dir) if log_dir is not None else None
+        # Checkpoints go next to the event files unless asked otherwise (the spec's save_dir).
+        self.save_dir = os.fspath(save_dir) if save_dir is not None else self.log_dir
+        self.eval_env = eval_env
+        self.iteration = 0
+        self.total_timesteps = 0
+        self.logger: Logger | None = None
+        self.git_repo_paths: list[str] = [PROJECT_ROOT]
+        # Written to <log_dir>/config.yaml at learn start; train.py adds the task and env config.
+        self.run_config: dict[str, Any] = {"runner": type(self).__name__, "train": config_to_dict(cfg)}
+        self._callbacks: dict[str, list[Callable]] = {event: [] for event in self.CALLBACK_EVENTS}
+
+    # ----------------------------------------------------------------------------------- callbacks
+    def add_callback(self, event: str, fn: Callable) -> None:
+        """Call ``fn(runner, *args)`` on ``event``; post_iteration/post_rollout/post_update pass stats."""
+        if event not in self._callbacks:
+            raise ValueError(f"unknown callback event {event!r}; allowed: {list(self.CALLBACK_EVENTS)}")
+        if not callable(fn):
+            raise TypeError(f"callback for {event!r} must be callable, got {type(fn).__name__}")
+        self._callbacks[event].append(fn)
+
+    def _fire(self, event: str, *args: Any) -> None:
+        # Exceptions propagate on purpose: a broken callback must stop training, not vanish.
+        for fn in self._callbacks[event]:
+            fn(self, *args)
+
+    # ----------------------------------------------------------------------- run dir and logging
+    def add_git_repo_to_log(self, repo_file_path: str) -> None:
+        """Also archive the git state of the repo containing ``repo_file_path``."""
+        self.git_repo_paths.append(os.fspath(repo_file_path))
+
+    def init_logging(self) -> None:
+        """Open the logger and write the resolved config and git state; once per runner, at learn start.
+
+        Without a ``log_dir`` nothing is written (useful for quick experiments and tests).
+        """
+        if self.logger is not None or self.log_dir is None:
+            return
+        os.makedirs(self.log_dir, exist_ok=True)
+        self.run_config["train"] = config_to_dict(self.cfg)
+        with open(os.path.join(self.log_dir, "config.yaml"), "w", encoding="utf-8") as file:
+            yaml.safe_dump(self.run_config, file, sort_keys=False)
+        store_code_state(self.log_dir, self.git_repo_paths)
+        self.logger = Logger(
+            self.log_dir,
+            backend=self.cfg.logger_backend,
+            backend_kwargs=self.cfg.logger_kwargs,
+            config=self.run_config,
+        )
+
+    def log_scalars(self, scalars: dict[str, float | torch.Tensor], step: int) -> None:
+        if self.logger is not None:
+            self.logger.log_scalars(scalars, step)
+
+    def close(self) -> None:
+        """Close the logger backends (flushes event files); the runner can still be used after."""
+        if self.logger is not None:
+            self.logger.close()
+            self.logger = None
+
+    # ------------------------------------------------------------------------------ checkpoints
+    def _state_dict(self) -> dict:
+        raise NotImplementedError
+
+    def _load_state_dict(self, state: dict, load_optimizer: bool) -> None:
+        raise NotImplementedError
+
+    def save_checkpoint(self, path: str) -> str:
+        """Write a full checkpoint atomically; a relative path goes under ``save_dir``."""
+        if not os.path.isabs(path) and self.save_dir is not None and os.path.dirname(path) == "":
+            path = os.path.join(self.save_dir, path)
+        checkpoint = {
+            "schema_version": SCHEMA_VERSION,
+            "runner": type(self).__name__,
+            "iteration": self.iteration,
+            "total_timesteps": self.total_timesteps,
+            "config": config_to_dict(self.cfg),
+            "rng_state": capture_rng_state(),
+            **self._state_dict(),
+        }
+        atomic_torch_save(checkpoint, path)
+        return path
+
+    def load_checkpoint(
+        self,
+        path: str,
+        load_optimizer: bool = True,
+        map_location: Any = None,
+        ckpt_manipulator: Callable[[dict], dict] | None = None,
+    ) -> dict:
+        """Restore a checkpoint written by ``save_checkpoint``; returns the loaded dict.
+
+        ``ckpt_manipulator(checkpoint) -> checkpoint`` may rewrite the dict first (rename keys,
+        drop a head, convert an old schema). Wrong shapes raise CheckpointError naming the file.
+        """
+        if ckpt_manipulator is None:
+            checkpoint = load_checkpoint_file(path, map_location=map_location)
+        else:
+            # A manipulator may be what converts an older schema, so check the schema after it runs.
+            try:
+                raw = torch.load(path, map_location=map_location, weights_only=False)
+            except FileNotFoundError:
+                raise CheckpointError(f"checkpoint {path!r} does not exist") from None
+            except Exception as err:
+                raise CheckpointError(f"checkpoint {path!r} is corrupt or not a torch checkpoint: {err}") from err
+            checkpoint = ckpt_manipulator(raw)
+            if not isinstance(checkpoint, dict) or checkpoint.get("schema_version") != SCHEMA_VERSION:
+                raise CheckpointError(
+                    f"ckpt_manipulator must return a checkpoint dict with schema_version={SCHEMA_VERSION}"
+                )
+        try:
+            self._load_state_dict(checkpoint, load_optimizer)
+        except (RuntimeError, KeyError, ValueError) as err:
+            raise CheckpointError(f"checkpoint {path!r} does not fit this runner's model: {err}") from err
+        self.iteration = int(checkpoint.get("iteration", 0))
+        self.total_timesteps = int(checkpoint.get("total_timesteps", 0))
+        if "rng_state" in checkpoint:
+            restore_rng_state(checkpoint["rng_state"])
+        return checkpoint
+
+    # ------------------------------------------------------------------------------- evaluation
+    def _act_deterministic(self, obs: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def get_eval_env(self):
+        """The separate evaluation env: ``eval_env=`` if given, else ``env.make_eval_env()``, made once."""
+        if self.eval_env is None:
+            make_eval_env = getattr(self.env, "make_eval_env", None)
+            if make_eval_env is None:
+                raise ValueError(
+                    f"{type(self.env).__name__} has no make_eval_env(); pass eval_env= to the runner so "
+                    "evaluation never disturbs the training env"
+                )
+            self.eval_env = make_eval_env()
+        return self.eval_env
+
+    def should_eval(self, iteration: int) -> bool:
+        return self.cfg.eval_interval > 0 and (iteration + 1) % self.cfg.eval_interval == 0
+
+    def eval(self, num_episodes: int | None = None) -> dict[str, float]:
+        """Mean/std/min/max return of ``num_episodes`` deterministic episodes on the eval env.
+
+        Legged envs also get the standard evaluation (velocity_rmsd, yaw_rate_rmsd,
+        cost_of_transport, fall_rate) under ``eval/``.
+        """
+        num_episodes = self.cfg.eval_episodes if num_episodes is None else num_episodes
+        if num_episodes < 1:
+            raise ValueError(f"num_episodes={num_episodes!r} must be >= 1")
+        env = self.get_eval_env()
+        returns = self._run_eval_episodes(env, num_episodes)
+        stats = {
+            "eval/mean_reward": returns.mean().item(),
+            "eval/std_reward": returns.std(unbiased=False).item(),
+            "eval/min_reward": returns.min().item(),
+            "eval/max_reward": returns.max().item(),
+        }
+        stats.update(self._legged_evaluation())
+        return stats
+
+    def _run_eval_episodes(self, env, num_episodes: int) -> torch.Tensor:
+        obs, _ = env.reset()
+        device = torch.as_tensor(obs).device
+        episode_return = torch.zeros(env.num_envs, device=device)
+        finished: list[torch.Tensor] = []
+        num_finished = 0
+        # Every env runs full episodes in parallel; stop once enough have finished (bounded for safety).
+        rounds = math.ceil(num_episodes / env.num_envs) + 1
+        max_steps = rounds * int(env.max_episode_length) + 1
+        with torch.inference_mode():
+            for _ in range(max_steps):
+                actions = self._act_deterministic(obs.to(self.device))
+                obs, rewards, dones, _ = env.step(actions.to(device))
+                episode_return += rewards.to(episode_return.dtype)
+                done_ids = dones.nonzero().flatten()
+                if len(done_ids) > 0:
+                    finished.append(episode_return[done_ids].clone())
+                    num_finished += len(done_ids)
+                    episode_return[done_ids] = 0.0
+                if num_finished >= num_episodes:
+                    break
+        if num_finished == 0:
+            raise RuntimeError(f"no evaluation episode finished within {max_steps} steps of {type(env).__name__}")
+        return torch.cat(finished)[:num_episodes].float().cpu()
+
+    def _legged_evaluation(self) -> dict[str, float]:
+        if importlib.util.find_spec("legged_train.evaluation") is None:
+            return {}  # only while the legged evaluation module does not exist
+        from legged_train.evaluation import is_legged_env, standard_evaluation
+
+        if not is_legged_env(self.env):
+            return {}
+        metrics = standard_evaluation(self.env, self._inference_callable(), device=self.device)
+        return {f"eval/{name}": float(value) for name, value in metrics.items()}
+
+    def _inference_callable(self) -> Callable[[torch.Tensor], torch.Tensor]:
+        def policy(obs: torch.Tensor) -> torch.Tensor:
+            with torch.inference_mode():
+                return self._act_deterministic(obs.to(self.device))
+
+        return policy
+
+
+def print_block(lines: list[str]) -> None:
+    """Console summary: one block, flushed so it shows up promptly under pipes and nohup."""
+    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.flush()
