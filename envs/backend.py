@@ -1,0 +1,60 @@
+"""The physics-backend interface: N simulations of one compiled MuJoCo model.
+
+The env logic (observations, rewards, terminations, randomization) is written once, in torch, over
+the tensors a backend exposes. The CPU backend (`MjBatchBackend`) gives zero-copy views of mjbatch's
+arrays; a GPU backend gives zero-copy views of MuJoCo Warp's. Everything the env needs goes through
+this narrow surface, so a new backend slots in without touching env code.
+
+Tensor semantics (all (num_envs, ...), float64 on the CPU backend):
+- `qpos`, `qvel`, `ctrl`: the state and controls; writes reach the simulation at its next call.
+- `sensordata`, `actuator_force`, `site_xpos`, `site_xmat`, `xpos`, `xquat`: derived, valid after a
+  `step`/`forward`/`reset` (after `step` they describe the start of the last substep, as mj_step does).
+- `model_field(name)`: per-env copies of an MjModel field (geom_friction, body_mass, body_ipos,
+  actuator_gainprm, ...), seeded from the model and applied before each physics call.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import mujoco
+import torch
+
+
+class PhysicsBackend(ABC):
+    model: mujoco.MjModel
+    num_envs: int
+    device: torch.device
+
+    qpos: torch.Tensor
+    qvel: torch.Tensor
+    ctrl: torch.Tensor
+    sensordata: torch.Tensor
+    actuator_force: torch.Tensor
+    site_xpos: torch.Tensor
+    site_xmat: torch.Tensor
+    xpos: torch.Tensor
+    xquat: torch.Tensor
+
+    @abstractmethod
+    def step(self, nsubsteps: int = 1) -> None:
+        """Advance every simulation by `nsubsteps` physics steps."""
+
+    @abstractmethod
+    def reset(self, env_ids: torch.Tensor, keyframe: int | None = None) -> None:
+        """Reset the given envs to the model's defaults or a keyframe, then recompute derived fields.
+
+        Writes to `qpos`/`qvel` made *after* this call set the state; call `forward` after them."""
+
+    @abstractmethod
+    def forward(self, env_ids: torch.Tensor | None = None) -> None:
+        """Recompute derived fields (positions, sensors) from the current state, without stepping."""
+
+    @abstractmethod
+    def model_field(self, name: str) -> torch.Tensor:
+        """Per-env values of an MjModel field; writes change that env's physics."""
+
+    def sensor(self, name: str) -> torch.Tensor:
+        """A view of one sensor's columns of `sensordata`."""
+        sensor = self.model.sensor(name)
+        return self.sensordata[:, sensor.adr[0] : sensor.adr[0] + sensor.dim[0]]

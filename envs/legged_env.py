@@ -1,0 +1,467 @@
+"""Velocity tracking for a legged robot: N MuJoCo simulations driven by one batched torch program.
+
+The policy sends joint position offsets at 50 Hz; MuJoCo's position actuators close the PD loop
+at every physics step. Everything here is vectorized over envs: one torch op serves all of them,
+and the only per-step work outside torch is the backend's physics call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+
+import numpy as np
+import torch
+
+from envs import rewards
+from envs.backend import PhysicsBackend
+from envs.legged_config import LeggedEnvConfig
+from envs.mjbatch_backend import MjBatchBackend
+from envs.robot import GYRO, UP, VELOCIMETER, build_model, foot_touch_sensor
+from envs.vec_env import VecEnv
+
+GAIT_FREQUENCY = 2.0  # Hz, of the optional gait clock
+
+
+@contextlib.contextmanager
+def single_torch_thread():
+    """Run torch on one thread inside the env step. The env's tensors are small (envs x tens of
+    columns), so more threads do not help them, while idle OpenMP workers spin and take the cores
+    the physics thread pool needs: measured 1.5x slower env steps on 2 cores without this."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+class LeggedVelocityEnv(VecEnv):
+    def __init__(self, cfg: LeggedEnvConfig, device: str | torch.device = "cpu", backend: PhysicsBackend | None = None):
+        cfg.validate()
+        unknown = sorted(set(cfg.rewards.weights) - set(rewards.REWARD_TERMS))
+        if unknown:
+            raise ValueError(f"LeggedEnvConfig.rewards.weights names unknown terms {unknown}; known terms: {sorted(rewards.REWARD_TERMS)}")
+        self.cfg = cfg
+        self.device = torch.device(device)
+        self.num_envs = cfg.num_envs
+        robot = cfg.robot
+        self.mj_model = build_model(robot, cfg.sim.timestep, cfg.sim.full_body_contacts)
+        self.sim = backend or MjBatchBackend(self.mj_model, cfg.num_envs, cfg.sim.num_threads)
+        self.step_dt = cfg.sim.timestep * cfg.sim.substeps
+        self.max_episode_length = math.ceil(cfg.episode_length_s / self.step_dt)
+        self.num_actions = len(robot.joint_names)
+        self.num_feet = len(robot.foot_names)
+        self.generator = torch.Generator(device=self.device)
+        self.generator.manual_seed(cfg.seed)
+        self.reward_weights = {name: w for name, w in cfg.rewards.weights.items() if w != 0.0}
+
+        self._index_model()
+        self._allocate_buffers()
+        self.reset()
+        self.num_obs = self.obs_buf.shape[1]
+        self.num_privileged_obs = self.critic_obs_buf.shape[1]
+
+    # ----------------------------------------------------------------------------------- set-up
+
+    def _index_model(self) -> None:
+        model, robot, dev = self.mj_model, self.cfg.robot, self.device
+
+        def tensor(x, dtype=torch.float32):
+            return torch.as_tensor(np.asarray(x), dtype=dtype, device=dev)
+
+        joints = [model.joint(name) for name in robot.joint_names]
+        self.joint_qpos_ids = tensor([j.qposadr[0] for j in joints], torch.long)
+        self.joint_qvel_ids = tensor([j.dofadr[0] for j in joints], torch.long)
+        self.default_joint_pos = tensor(robot.default_joint_pos)
+        ranges = tensor(np.stack([j.range for j in joints]))
+        middle, half = ranges.mean(1), 0.5 * (ranges[:, 1] - ranges[:, 0]) * self.cfg.rewards.soft_joint_pos_limit
+        self.soft_joint_lower, self.soft_joint_upper = middle - half, middle + half
+        self.action_scale = robot.action_scale
+        self.base_body_id = model.body(robot.base_body).id
+        self.foot_site_ids = tensor([model.site(f).id for f in robot.foot_names], torch.long)
+        self.foot_force_sensors = [foot_touch_sensor(f) for f in robot.foot_names]
+        sensor_names = {model.sensor(i).name for i in range(model.nsensor)}
+        self.undesired_sensors = [s for s in robot.undesired_contact_sites if s in sensor_names]
+        self.base_contact_sensor = robot.base_contact_site if robot.base_contact_site in sensor_names else None
+        # Nominal physics, the reference for randomization.
+        self.nominal_base_mass = float(model.body_mass[self.base_body_id])
+        self.nominal_base_com = tensor(model.body_ipos[self.base_body_id], torch.float64)
+        self.nominal_gainprm = tensor(model.actuator_gainprm[:, 0], torch.float64)
+        self.nominal_biasprm = tensor(model.actuator_biasprm[:, 1:3], torch.float64)
+        self.nominal_friction = tensor(model.geom_friction[:, 0], torch.float64)
+        self.nominal_total_mass = float(model.body_mass.sum())
+
+    def _allocate_buffers(self) -> None:
+        n, na, nf, dev = self.num_envs, self.num_actions, self.num_feet, self.device
+
+        def zeros(*shape, dtype=torch.float32):
+            return torch.zeros(*shape, dtype=dtype, device=dev)
+
+        self.actions, self.last_actions = zeros(n, na), zeros(n, na)
+        self.last_joint_vel = zeros(n, na)
+        self.commands = zeros(n, 3)
+        self.command_time_left = zeros(n)
+        self.hold_commands = False
+        self.episode_length_buf = zeros(n, dtype=torch.long)
+        self.feet_air_time = zeros(n, nf)
+        self.last_foot_contact = zeros(n, nf, dtype=torch.bool)
+        self.last_foot_pos = zeros(n, nf, 3)
+        self.gait_phase = zeros(n)
+        self.terminated = zeros(n, dtype=torch.bool)
+        self.truncated = zeros(n, dtype=torch.bool)
+        self.common_step_counter = 0
+        # Per-env physics parameters as drawn (privileged observations).
+        self.friction_coeff = zeros(n)
+        self.added_base_mass = zeros(n)
+        self.base_com_offset = zeros(n, 3)
+        self.motor_strength = torch.ones(n, device=dev)
+        self.push_vel = zeros(n, 2)
+        self.episode_sums = {name: zeros(n) for name in self.reward_weights}
+
+    # -------------------------------------------------------------------------------- the step
+
+    def step(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict]:
+        with single_torch_thread():
+            return self._step(actions)
+
+    def _step(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict]:
+        clip = self.cfg.clip_actions
+        self.actions = torch.clamp(actions.to(self.device, torch.float32), -clip, clip)
+        self.sim.ctrl[:] = (self.default_joint_pos + self.action_scale * self.actions).to(self.sim.ctrl.device, self.sim.ctrl.dtype)
+        self.sim.step(self.cfg.sim.substeps)
+
+        self.episode_length_buf += 1
+        self.common_step_counter += 1
+        self.gait_phase = (self.gait_phase + GAIT_FREQUENCY * self.step_dt) % 1.0
+        self._update_state()
+        self._check_terminations()
+        reward = self._compute_rewards()
+
+        self.last_actions = self.actions.clone()
+        self.last_joint_vel = self.joint_vel.clone()
+        self.last_foot_pos = self.foot_pos.clone()
+        self._resample_commands_on_timer()
+        self._push_on_timer()
+
+        obs, critic_obs = self._compute_observations()
+        dones = self.terminated | self.truncated
+        done_ids = dones.nonzero(as_tuple=False).flatten()
+        extras = {
+            "terminated": self.terminated.clone(),
+            "truncated": self.truncated.clone(),
+            "final_observation": torch.where(dones[:, None], obs, 0.0),
+            "final_critic_observation": torch.where(dones[:, None], critic_obs, 0.0),
+        }
+        extras["time_outs"] = extras["truncated"]
+        if len(done_ids) > 0:
+            extras["log"] = self._episode_log(done_ids)
+            self.reset_idx(done_ids)
+            obs, critic_obs = self._compute_observations()
+        self.obs_buf, self.critic_obs_buf = obs, critic_obs
+        extras["observations"] = {"policy": obs, "critic": critic_obs}
+        return obs, reward, dones, extras
+
+    def _update_state(self) -> None:
+        """Read the simulation once into named float32 tensors that rewards and observations share."""
+        sim, dev = self.sim, self.device
+
+        def read(x: torch.Tensor) -> torch.Tensor:
+            return x.to(dev, torch.float32)
+
+        qpos, qvel = read(sim.qpos), read(sim.qvel)
+        self.base_pos = qpos[:, :3]
+        self.base_quat = qpos[:, 3:7]  # w, x, y, z
+        self.base_lin_vel_world = qvel[:, :3]  # a free joint's linear velocity is in the world frame
+        self.base_lin_vel = read(sim.sensor(VELOCIMETER))  # base frame
+        self.base_ang_vel = read(sim.sensor(GYRO))  # base frame
+        up = read(sim.sensor(UP))  # the world's z axis in the base frame
+        self.projected_gravity = -up
+        self.yaw_rate = torch.sum(up * self.base_ang_vel, dim=1)  # world-z component of the angular velocity
+        w, x, y, z = self.base_quat.unbind(1)
+        yaw = torch.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
+        cos_yaw, sin_yaw = torch.cos(yaw), torch.sin(yaw)
+        vx, vy = self.base_lin_vel_world[:, 0], self.base_lin_vel_world[:, 1]
+        self.base_lin_vel_heading = torch.stack((cos_yaw * vx + sin_yaw * vy, -sin_yaw * vx + cos_yaw * vy), dim=1)
+        self.joint_pos = qpos[:, self.joint_qpos_ids]
+        self.joint_vel = qvel[:, self.joint_qvel_ids]
+        self.joint_torque = read(sim.actuator_force)
+        self.foot_pos = read(sim.site_xpos[:, self.foot_site_ids.to(sim.site_xpos.device)])
+        self.foot_vel = (self.foot_pos - self.last_foot_pos) / self.step_dt
+        self.foot_height = self.foot_pos[:, :, 2] - self.cfg.robot.foot_radius
+        self.foot_force = torch.cat([read(sim.sensor(s)) for s in self.foot_force_sensors], dim=1)
+        if self.undesired_sensors:
+            self.undesired_contact_force = torch.cat([read(sim.sensor(s)) for s in self.undesired_sensors], dim=1)
+        else:
+            self.undesired_contact_force = torch.zeros(self.num_envs, 0, device=dev)
+        self._update_feet_air_time()
+        self.is_moving_command = torch.norm(self.commands, dim=1) > 0.1
+
+    def _update_feet_air_time(self) -> None:
+        self.foot_contact = self.foot_force > self.cfg.rewards.contact_force_threshold
+        # A bounce on touch-down would end the stance and restart it: count contact in either of the
+        # last two steps as contact.
+        contact = self.foot_contact | self.last_foot_contact
+        self.first_contact = (self.feet_air_time > 0.0) & contact
+        self.feet_air_time += self.step_dt
+        self.touchdown_air_time = self.feet_air_time.clone()
+        self.feet_air_time *= ~contact
+        self.last_foot_contact = self.foot_contact
+
+    def _check_terminations(self) -> None:
+        term = self.cfg.terminations
+        tilted = self.projected_gravity[:, 2] > -math.cos(term.max_tilt)
+        low = self.base_pos[:, 2] < term.min_base_height
+        self.terminated = tilted | low
+        if term.base_contact and self.base_contact_sensor is not None:
+            touch = self.sim.sensor(self.base_contact_sensor)[:, 0].to(self.device, torch.float32)
+            self.terminated |= touch > self.cfg.rewards.contact_force_threshold
+        # A fall on the last step is a fall: terminated wins, so the two never overlap.
+        self.truncated = (self.episode_length_buf >= self.max_episode_length) & ~self.terminated
+
+    def _compute_rewards(self) -> torch.Tensor:
+        self.reward_terms = {}
+        total = torch.zeros(self.num_envs, device=self.device)
+        for name, weight in self.reward_weights.items():
+            if name == "termination":
+                continue
+            value = rewards.REWARD_TERMS[name](self) * (weight * self.step_dt)
+            self.reward_terms[name] = value
+            total += value
+        if self.cfg.rewards.only_positive_rewards:
+            total.clamp_(min=0.0)
+        # Added after the clip, so that falling always costs.
+        if "termination" in self.reward_weights:
+            value = rewards.termination(self) * (self.reward_weights["termination"] * self.step_dt)
+            self.reward_terms["termination"] = value
+            total += value
+        for name, value in self.reward_terms.items():
+            self.episode_sums[name] += value
+        return total
+
+    def _episode_log(self, env_ids: torch.Tensor) -> dict:
+        """Per-term reward sums of the finished episodes, per second of episode."""
+        log = {}
+        for name, sums in self.episode_sums.items():
+            log[f"rew_{name}"] = torch.mean(sums[env_ids]) / self.cfg.episode_length_s
+        log["fall_rate"] = self.terminated[env_ids].float().mean()
+        log["episode_length_s"] = self.episode_length_buf[env_ids].float().mean() * self.step_dt
+        return log
+
+    # ------------------------------------------------------------------------------ observations
+
+    def _compute_observations(self) -> tuple[torch.Tensor, torch.Tensor]:
+        clean = [
+            self.base_ang_vel,
+            self.projected_gravity,
+            self.joint_pos - self.default_joint_pos,
+            self.joint_vel,
+            self.actions,
+            self.commands,
+        ]
+        noisy = list(clean)
+        noise = self.cfg.noise
+        if noise.enabled:
+            for i, scale in enumerate((noise.gyro, noise.projected_gravity, noise.joint_pos, noise.joint_vel)):
+                noisy[i] = clean[i] + scale * (2.0 * torch.rand(clean[i].shape, generator=self.generator, device=self.device) - 1.0)
+        if self.cfg.gait_clock:
+            angle = 2.0 * math.pi * self.gait_phase[:, None]
+            clock = torch.cat((torch.sin(angle), torch.cos(angle)), dim=1) * self.is_moving_command[:, None]
+            clean.append(clock)
+            noisy.append(clock)
+        privileged = [
+            self.base_lin_vel,
+            self.foot_force,
+            self.foot_height,
+            self.feet_air_time,
+            self.friction_coeff[:, None],
+            self.added_base_mass[:, None],
+            self.base_com_offset,
+            self.motor_strength[:, None],
+            self.push_vel,
+        ]
+        return torch.cat(noisy, dim=1), torch.cat(clean + privileged, dim=1)
+
+    def observation_layout(self) -> dict[str, list[tuple[str, int]]]:
+        """Names and widths of the observation groups' blocks, in order."""
+        na, nf = self.num_actions, self.num_feet
+        policy = [("base_ang_vel", 3), ("projected_gravity", 3), ("joint_pos", na), ("joint_vel", na), ("last_action", na), ("command", 3)]
+        if self.cfg.gait_clock:
+            policy.append(("gait_clock", 2))
+        privileged = [
+            ("base_lin_vel", 3),
+            ("foot_contact_force", nf),
+            ("foot_height", nf),
+            ("feet_air_time", nf),
+            ("friction", 1),
+            ("added_base_mass", 1),
+            ("base_com_offset", 3),
+            ("motor_strength", 1),
+            ("push_vel", 2),
+        ]
+        return {"policy": policy, "critic": policy + privileged}
+
+    def get_observations(self) -> tuple[torch.Tensor, dict]:
+        return self.obs_buf, {"observations": {"policy": self.obs_buf, "critic": self.critic_obs_buf}}
+
+    # ----------------------------------------------------------------------------------- resets
+
+    def reset(self) -> tuple[torch.Tensor, dict]:
+        with single_torch_thread():
+            self.reset_idx(torch.arange(self.num_envs, device=self.device))
+            self._update_state()
+            self.obs_buf, self.critic_obs_buf = self._compute_observations()
+        return self.get_observations()
+
+    def reset_idx(self, env_ids: torch.Tensor) -> None:
+        """Reset the given envs: new physics parameters, a new initial state, new commands."""
+        if len(env_ids) == 0:
+            return
+        n, dr, sim = len(env_ids), self.cfg.domain_rand, self.sim
+        if dr.enabled:
+            self._randomize_physics(env_ids)
+        sim_ids = env_ids.to(sim.qpos.device)
+        sim.reset(sim_ids)
+        joint_pos = self.default_joint_pos.expand(n, -1)
+        base_vel = torch.zeros(n, 6, device=self.device)
+        if dr.enabled:
+            joint_pos = joint_pos + self._uniform((n, self.num_actions), -dr.init_joint_pos_noise, dr.init_joint_pos_noise)
+            base_vel = self._uniform((n, 6), -dr.init_base_vel_noise, dr.init_base_vel_noise)
+        qpos = sim.qpos[sim_ids]
+        qpos[:, 2] = self.cfg.robot.base_init_height
+        qpos[:, 3:7] = torch.tensor([1.0, 0.0, 0.0, 0.0], dtype=qpos.dtype)
+        qpos[:, self.joint_qpos_ids.to(qpos.device)] = joint_pos.to(qpos)
+        qvel = torch.zeros_like(sim.qvel[sim_ids])
+        qvel[:, :6] = base_vel.to(qvel)
+        sim.qpos[sim_ids] = qpos
+        sim.qvel[sim_ids] = qvel
+        sim.ctrl[sim_ids] = (self.default_joint_pos.expand(n, -1)).to(sim.ctrl)
+        sim.forward(sim_ids)
+        # Put the lowest foot on the floor: starting in the air or buried both jolt the robot.
+        foot_z = sim.site_xpos[sim_ids][:, self.foot_site_ids.to(sim.site_xpos.device), 2]
+        qpos[:, 2] -= foot_z.min(dim=1).values - self.cfg.robot.foot_radius - 0.002
+        sim.qpos[sim_ids] = qpos
+        sim.forward(sim_ids)
+
+        self.actions[env_ids] = 0.0
+        self.last_actions[env_ids] = 0.0
+        self.last_joint_vel[env_ids] = 0.0
+        self.feet_air_time[env_ids] = 0.0
+        self.last_foot_contact[env_ids] = False
+        self.last_foot_pos[env_ids] = sim.site_xpos[sim_ids][:, self.foot_site_ids.to(sim.site_xpos.device)].to(self.device, torch.float32)
+        self.episode_length_buf[env_ids] = 0
+        self.gait_phase[env_ids] = 0.0
+        self.push_vel[env_ids] = 0.0
+        for sums in self.episode_sums.values():
+            sums[env_ids] = 0.0
+        if not self.hold_commands:
+            self._resample_commands(env_ids)
+
+    def _randomize_physics(self, env_ids: torch.Tensor) -> None:
+        n, dr, sim = len(env_ids), self.cfg.domain_rand, self.sim
+        ids = env_ids.to(sim.qpos.device)
+        self.friction_coeff[env_ids] = self._uniform((n,), *dr.friction)
+        self.added_base_mass[env_ids] = self._uniform((n,), *dr.added_base_mass)
+        self.base_com_offset[env_ids] = self._uniform((n, 3), -dr.base_com_offset, dr.base_com_offset)
+        self.motor_strength[env_ids] = self._uniform((n,), *dr.motor_strength)
+        # Every geom gets the env's friction: MuJoCo takes the larger of two geoms' coefficients.
+        friction = sim.model_field("geom_friction")
+        friction[ids, :, 0] = self.friction_coeff[env_ids, None].to(friction)
+        body_mass = sim.model_field("body_mass")
+        body_mass[ids, self.base_body_id] = (self.nominal_base_mass + self.added_base_mass[env_ids]).to(body_mass)
+        body_ipos = sim.model_field("body_ipos")
+        body_ipos[ids, self.base_body_id] = self.nominal_base_com.to(body_ipos) + self.base_com_offset[env_ids].to(body_ipos)
+        # A position actuator's torque is kp (target - q) - kd qdot: scaling both scales the motor.
+        strength = self.motor_strength[env_ids, None].to(torch.float64)
+        gainprm, biasprm = sim.model_field("actuator_gainprm"), sim.model_field("actuator_biasprm")
+        gainprm[ids, :, 0] = (self.nominal_gainprm * strength).to(gainprm)
+        biasprm[ids, :, 1:3] = (self.nominal_biasprm * strength[:, :, None]).to(biasprm)
+
+    def total_mass(self) -> torch.Tensor:
+        """Mass of each env's robot (kg), randomization included."""
+        return self.nominal_total_mass + self.added_base_mass
+
+    # --------------------------------------------------------------------------------- commands
+
+    def _resample_commands(self, env_ids: torch.Tensor) -> None:
+        c, n = self.cfg.commands, len(env_ids)
+        commands = torch.stack(
+            (self._uniform((n,), *c.lin_vel_x), self._uniform((n,), *c.lin_vel_y), self._uniform((n,), *c.ang_vel_yaw)), dim=1
+        )
+        standing = torch.rand(n, generator=self.generator, device=self.device) < c.standing_fraction
+        self.commands[env_ids] = commands * ~standing[:, None]
+        self.command_time_left[env_ids] = c.resampling_time
+
+    def _resample_commands_on_timer(self) -> None:
+        if self.hold_commands:
+            return
+        self.command_time_left -= self.step_dt
+        expired = (self.command_time_left <= 0.0).nonzero(as_tuple=False).flatten()
+        if len(expired) > 0:
+            self._resample_commands(expired)
+
+    def set_commands(self, commands: torch.Tensor, hold: bool = True) -> None:
+        """Set every env's (forward m/s, lateral m/s, yaw rad/s) command; with hold, never resample."""
+        commands = torch.as_tensor(commands, dtype=torch.float32, device=self.device)
+        if commands.shape != (self.num_envs, 3):
+            raise ValueError(f"set_commands: commands has shape {tuple(commands.shape)}; expected ({self.num_envs}, 3)")
+        self.commands[:] = commands
+        self.hold_commands = hold
+        self.command_time_left[:] = self.cfg.commands.resampling_time
+
+    # ------------------------------------------------------------------------------------ pushes
+
+    def _push_on_timer(self) -> None:
+        dr = self.cfg.domain_rand
+        if not dr.enabled or dr.push_interval <= 0:
+            return
+        if self.common_step_counter % max(1, round(dr.push_interval / self.step_dt)) != 0:
+            return
+        push = self._uniform((self.num_envs, 2), -dr.push_max_vel, dr.push_max_vel)
+        self.push_vel[:] = push
+        self.sim.qvel[:, :2] += push.to(self.sim.qvel)
+
+    # ------------------------------------------------------------------------------------ misc
+
+    def _uniform(self, shape: tuple[int, ...], low: float, high: float) -> torch.Tensor:
+        return low + (high - low) * torch.rand(shape, generator=self.generator, device=self.device)
+
+    def make_eval_env(self, num_envs: int | None = None, seed: int = 0) -> LeggedVelocityEnv:
+        """A separate env on nominal physics: no randomization, no pushes, the same sensing noise."""
+        cfg = copy.deepcopy(self.cfg)
+        cfg.num_envs = num_envs or self.num_envs
+        cfg.seed = seed
+        cfg.domain_rand.enabled = False
+        return type(self)(cfg, device=self.device)
+
+    def qpos_numpy(self, env_id: int = 0) -> np.ndarray:
+        return self.sim.qpos[env_id].detach().cpu().numpy().astype(np.float64)
+
+    def deployment_info(self) -> dict:
+        """What a robot-side runtime needs to feed the exported policy and apply its actions."""
+        robot = self.cfg.robot
+        n = self.num_actions
+        return {
+            "observation_layout": self.observation_layout()["policy"],
+            "joint_names": list(robot.joint_names),
+            "default_joint_pos": [float(x) for x in robot.default_joint_pos],
+            "action_scale": robot.action_scale,
+            "kp": np.broadcast_to(np.asarray(robot.kp, float), (n,)).tolist(),
+            "kd": np.broadcast_to(np.asarray(robot.kd, float), (n,)).tolist(),
+            "effort_limits": [float(x) for x in robot.effort_limits],
+            "policy_dt": self.step_dt,
+            "control": "joint position target = default_joint_pos + action_scale * action, tracked by PD",
+        }
+
+    def close(self) -> None:
+        self.sim = None
+
+
+def make_legged_env(cfg: LeggedEnvConfig, device: str | torch.device = "cpu") -> LeggedVelocityEnv:
+    return LeggedVelocityEnv(cfg, device=device)
+
+
+def is_legged_env(env) -> bool:
+    return isinstance(env, LeggedVelocityEnv)
+

@@ -1,0 +1,114 @@
+"""Reward terms of the velocity-tracking task: each a named function of the env's current state,
+returning one value per env (before its weight and the policy dt are applied).
+
+Each reads state the env computed once in `_update_state` (heading-frame velocity, feet, torques...),
+so a term is one line of physics, vectorized over envs.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+import torch
+
+if TYPE_CHECKING:
+    from envs.legged_env import LeggedVelocityEnv
+
+
+def track_lin_vel(env: LeggedVelocityEnv) -> torch.Tensor:
+    """exp(-|commanded - measured planar velocity in the heading frame|^2 / sigma)."""
+    error = torch.sum(torch.square(env.commands[:, :2] - env.base_lin_vel_heading), dim=1)
+    return torch.exp(-error / env.cfg.rewards.tracking_sigma)
+
+
+def track_ang_vel(env: LeggedVelocityEnv) -> torch.Tensor:
+    error = torch.square(env.commands[:, 2] - env.yaw_rate)
+    return torch.exp(-error / env.cfg.rewards.tracking_sigma)
+
+
+def lin_vel_z(env: LeggedVelocityEnv) -> torch.Tensor:
+    return torch.square(env.base_lin_vel_world[:, 2])
+
+
+def ang_vel_xy(env: LeggedVelocityEnv) -> torch.Tensor:
+    """Roll and pitch rates."""
+    return torch.sum(torch.square(env.base_ang_vel[:, :2]), dim=1)
+
+
+def orientation(env: LeggedVelocityEnv) -> torch.Tensor:
+    """Zero when the base is level."""
+    return torch.sum(torch.square(env.projected_gravity[:, :2]), dim=1)
+
+
+def torques(env: LeggedVelocityEnv) -> torch.Tensor:
+    return torch.sum(torch.square(env.joint_torque), dim=1)
+
+
+def energy(env: LeggedVelocityEnv) -> torch.Tensor:
+    """Mechanical power the motors spend, |tau . qdot| summed over joints (W)."""
+    return torch.sum(torch.abs(env.joint_torque * env.joint_vel), dim=1)
+
+
+def joint_acc(env: LeggedVelocityEnv) -> torch.Tensor:
+    return torch.sum(torch.square((env.joint_vel - env.last_joint_vel) / env.step_dt), dim=1)
+
+
+def action_rate(env: LeggedVelocityEnv) -> torch.Tensor:
+    return torch.sum(torch.square(env.actions - env.last_actions), dim=1)
+
+
+def joint_pos_limits(env: LeggedVelocityEnv) -> torch.Tensor:
+    """How far joints are past the soft limits (rad), summed."""
+    below = (env.soft_joint_lower - env.joint_pos).clamp(min=0.0)
+    above = (env.joint_pos - env.soft_joint_upper).clamp(min=0.0)
+    return torch.sum(below + above, dim=1)
+
+
+def feet_air_time(env: LeggedVelocityEnv) -> torch.Tensor:
+    """At each touch-down, the swing's duration minus the target: rewards long steps, not shuffling.
+    Zero for a standing command, where stepping is not wanted."""
+    target = env.cfg.rewards.feet_air_time_target
+    reward = torch.sum((env.touchdown_air_time - target) * env.first_contact, dim=1)
+    return reward * env.is_moving_command
+
+
+def foot_slip(env: LeggedVelocityEnv) -> torch.Tensor:
+    """Planar speed^2 of feet that are on the ground."""
+    return torch.sum(env.foot_contact * torch.sum(torch.square(env.foot_vel[:, :, :2]), dim=2), dim=1)
+
+
+def undesired_contacts(env: LeggedVelocityEnv) -> torch.Tensor:
+    """Number of thighs/calves touching something (always 0 with feet-only contacts)."""
+    return torch.sum(env.undesired_contact_force > env.cfg.rewards.contact_force_threshold, dim=1).float()
+
+
+def stand_still(env: LeggedVelocityEnv) -> torch.Tensor:
+    """Distance from the default pose while the command is zero."""
+    return torch.sum(torch.abs(env.joint_pos - env.default_joint_pos), dim=1) * ~env.is_moving_command
+
+
+def termination(env: LeggedVelocityEnv) -> torch.Tensor:
+    """1 on a real termination (a fall), 0 on a time-out."""
+    return env.terminated.float()
+
+
+REWARD_TERMS: dict[str, Callable[[LeggedVelocityEnv], torch.Tensor]] = {
+    fn.__name__: fn
+    for fn in (
+        track_lin_vel,
+        track_ang_vel,
+        lin_vel_z,
+        ang_vel_xy,
+        orientation,
+        torques,
+        energy,
+        joint_acc,
+        action_rate,
+        joint_pos_limits,
+        feet_air_time,
+        foot_slip,
+        undesired_contacts,
+        stand_still,
+        termination,
+    )
+}
