@@ -136,6 +136,7 @@ class LeggedVelocityEnv(VecEnv):
         self.common_step_counter += 1
         self.gait_phase = (self.gait_phase + GAIT_FREQUENCY * self.step_dt) % 1.0
         self._update_state()
+        self._update_foot_motion()
         self._check_terminations()
         reward = self._compute_rewards()
 
@@ -158,13 +159,15 @@ class LeggedVelocityEnv(VecEnv):
         if len(done_ids) > 0:
             extras["log"] = self._episode_log(done_ids)
             self.reset_idx(done_ids)
+            self._update_state()  # the reset envs' state is new; the others' reads the same again
             obs, critic_obs = self._compute_observations()
         self.obs_buf, self.critic_obs_buf = obs, critic_obs
         extras["observations"] = {"policy": obs, "critic": critic_obs}
         return obs, reward, dones, extras
 
     def _update_state(self) -> None:
-        """Read the simulation once into named float32 tensors that rewards and observations share."""
+        """Read the simulation into named float32 tensors that rewards and observations share.
+        Stateless: calling it twice reads the same state twice."""
         sim, dev = self.sim, self.device
 
         def read(x: torch.Tensor) -> torch.Tensor:
@@ -188,18 +191,18 @@ class LeggedVelocityEnv(VecEnv):
         self.joint_vel = qvel[:, self.joint_qvel_ids]
         self.joint_torque = read(sim.actuator_force)
         self.foot_pos = read(sim.site_xpos[:, self.foot_site_ids.to(sim.site_xpos.device)])
-        self.foot_vel = (self.foot_pos - self.last_foot_pos) / self.step_dt
         self.foot_height = self.foot_pos[:, :, 2] - self.cfg.robot.foot_radius
         self.foot_force = torch.cat([read(sim.sensor(s)) for s in self.foot_force_sensors], dim=1)
         if self.undesired_sensors:
             self.undesired_contact_force = torch.cat([read(sim.sensor(s)) for s in self.undesired_sensors], dim=1)
         else:
             self.undesired_contact_force = torch.zeros(self.num_envs, 0, device=dev)
-        self._update_feet_air_time()
+        self.foot_contact = self.foot_force > self.cfg.rewards.contact_force_threshold
         self.is_moving_command = torch.norm(self.commands, dim=1) > 0.1
 
-    def _update_feet_air_time(self) -> None:
-        self.foot_contact = self.foot_force > self.cfg.rewards.contact_force_threshold
+    def _update_foot_motion(self) -> None:
+        """Foot velocities over the last step and the swing timers: once per step, as it advances state."""
+        self.foot_vel = (self.foot_pos - self.last_foot_pos) / self.step_dt
         # A bounce on touch-down would end the stance and restart it: count contact in either of the
         # last two steps as contact.
         contact = self.foot_contact | self.last_foot_contact
