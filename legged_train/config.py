@@ -99,14 +99,19 @@ def apply_overrides(cfg: Any, overrides: dict[str, Any]) -> Any:
     path or type raises ``ValueError`` naming the path, the value and what is allowed.
     Paths may go through nested dataclasses and dicts (``actor_cfg.hidden_dims``).
     """
+    touched: list[Any] = []
     for path, raw_value in overrides.items():
         parts = path.split(".")
         target = cfg
         for depth, name in enumerate(parts[:-1]):
             target = _child(target, name, ".".join(parts[: depth + 1]))
         _set_field(target, parts[-1], raw_value, path)
-        if dataclasses.is_dataclass(target) and hasattr(target, "__post_init__"):
-            target.__post_init__()  # re-run validation on the changed dataclass
+        if dataclasses.is_dataclass(target) and not any(target is t for t in touched):
+            touched.append(target)
+    # Validate once all values are in, so related fields (min/max) can change together.
+    for target in touched:
+        if hasattr(target, "__post_init__"):
+            target.__post_init__()
     return cfg
 
 

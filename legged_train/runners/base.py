@@ -225,15 +225,16 @@ class BaseRunner:
         return stats
 
     def _run_eval_episodes(self, env, num_episodes: int) -> torch.Tensor:
-        obs, _ = env.reset()
-        device = torch.as_tensor(obs).device
-        episode_return = torch.zeros(env.num_envs, device=device)
-        finished: list[torch.Tensor] = []
-        num_finished = 0
         # Every env runs full episodes in parallel; stop once enough have finished (bounded for safety).
         rounds = math.ceil(num_episodes / env.num_envs) + 1
         max_steps = rounds * int(env.max_episode_length) + 1
+        finished: list[torch.Tensor] = []
+        num_finished = 0
+        # Reset inside inference mode too: env state written here must stay writable on the next eval.
         with torch.inference_mode():
+            obs, _ = env.reset()
+            device = torch.as_tensor(obs).device
+            episode_return = torch.zeros(env.num_envs, device=device)
             for _ in range(max_steps):
                 actions = self._act_deterministic(obs.to(self.device))
                 obs, rewards, dones, _ = env.step(actions.to(device))

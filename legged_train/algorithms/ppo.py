@@ -1,0 +1,384 @@
+"""Proximal Policy Optimization with an asymmetric actor-critic, as used for legged locomotion.
+
+The maths lives here (acting, GAE, the clipped losses, learning-rate schedules); the loop lives in
+``OnPolicyRunner`` and ``PPO.learn`` hands over to it. Defaults follow rsl_rl's legged-robot
+settings, which are known to make quadrupeds walk.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from legged_train.config import RunnerConfig, apply_overrides, resolve_device
+from legged_train.networks import MLPActor, MLPCritic
+from legged_train.runners.base import check_finite
+from legged_train.storage import RolloutStorage
+
+LR_SCHEDULES = ("adaptive", "fixed", "linear")
+
+
+@dataclass
+class PPOConfig(RunnerConfig):
+    # Rollout and training length.
+    num_steps_per_env: int = 24
+    max_iterations: int = 1500
+    # Optimizer and learning-rate schedule: "adaptive" follows the KL to desired_kl after every
+    # minibatch (rsl_rl), "fixed" keeps learning_rate, "linear" decays it to min_learning_rate
+    # at max_iterations.
+    learning_rate: float = 1e-3
+    schedule: str = "adaptive"
+    desired_kl: float = 0.01
+    lr_adapt_factor: float = 1.5
+    min_learning_rate: float = 1e-5
+    max_learning_rate: float = 1e-2
+    num_learning_epochs: int = 5
+    num_mini_batches: int = 4
+    max_grad_norm: float = 1.0
+    # Losses.
+    clip_param: float = 0.2
+    value_loss_coef: float = 1.0
+    use_clipped_value_loss: bool = True
+    # Entropy bonus, annealed linearly from entropy_coef to entropy_coef_final at max_iterations
+    # (None keeps it constant): explore early, settle the gait late.
+    entropy_coef: float = 0.01
+    entropy_coef_final: float | None = 0.005
+    normalize_advantage: bool = True
+    # Returns.
+    gamma: float = 0.99
+    lam: float = 0.95
+    # Policy.
+    init_noise_std: float = 1.0
+    empirical_normalization: bool = True
+    actor_cfg: dict = field(default_factory=lambda: {"hidden_dims": [128, 128, 128], "activation": "elu"})
+    critic_cfg: dict = field(default_factory=lambda: {"hidden_dims": [128, 128, 128], "activation": "elu"})
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.schedule not in LR_SCHEDULES:
+            raise ValueError(f"schedule={self.schedule!r} is not supported; allowed: {list(LR_SCHEDULES)}")
+        positive = ("num_steps_per_env", "max_iterations", "learning_rate", "num_learning_epochs",
+                    "num_mini_batches", "clip_param", "desired_kl", "max_grad_norm", "init_noise_std")
+        for name in positive:
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name}={getattr(self, name)!r} must be > 0")
+        for name in ("gamma", "lam"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name}={getattr(self, name)!r} must be in [0, 1]")
+        if self.lr_adapt_factor <= 1.0:
+            raise ValueError(f"lr_adapt_factor={self.lr_adapt_factor!r} must be > 1")
+        if not 0 < self.min_learning_rate <= self.max_learning_rate:
+            raise ValueError(
+                f"min_learning_rate={self.min_learning_rate!r} and max_learning_rate={self.max_learning_rate!r} "
+                "must satisfy 0 < min <= max"
+            )
+        for name in ("actor_cfg", "critic_cfg"):
+            if not isinstance(getattr(self, name), dict):
+                raise ValueError(f"{name}={getattr(self, name)!r} must be a dict of network kwargs")
+
+
+def adaptive_learning_rate(
+    learning_rate: float,
+    kl: float,
+    desired_kl: float,
+    factor: float = 1.5,
+    min_lr: float = 1e-5,
+    max_lr: float = 1e-2,
+) -> float:
+    """rsl_rl's KL rule: shrink the step when the policy moved too far, grow it when it barely moved."""
+    if kl > 2.0 * desired_kl:
+        return max(min_lr, learning_rate / factor)
+    if 0.0 < kl < 0.5 * desired_kl:
+        return min(max_lr, learning_rate * factor)
+    return learning_rate
+
+
+def linear_learning_rate(cfg: PPOConfig, iteration: int) -> float:
+    progress = min(1.0, iteration / cfg.max_iterations)
+    return max(cfg.min_learning_rate, cfg.learning_rate * (1.0 - progress))
+
+
+def gaussian_kl(old_mean, old_std, new_mean, new_std) -> torch.Tensor:
+    """KL(old || new) of diagonal Gaussians, summed over action dims: one value per sample."""
+    return (
+        torch.log(new_std / old_std)
+        + (old_std.square() + (old_mean - new_mean).square()) / (2.0 * new_std.square())
+        - 0.5
+    ).sum(dim=-1)
+
+
+class PPO:
+    """PPO agent: actor (reads ``policy`` obs), critic (reads ``critic`` obs), optimizer, rollout storage."""
+
+    def __init__(
+        self,
+        env,
+        cfg: PPOConfig | None = None,
+        actor_class: type[nn.Module] = MLPActor,
+        critic_class: type[nn.Module] = MLPCritic,
+        device: str | torch.device | None = None,
+    ):
+        self.env = env
+        self.cfg = cfg if cfg is not None else PPOConfig()
+        cfg = self.cfg
+        self.device = resolve_device(device if device is not None else cfg.device)
+        # Envs without a privileged group give the critic the policy observations.
+        self.has_critic_group = getattr(env, "num_privileged_obs", None) is not None
+        num_critic_obs = env.num_privileged_obs if self.has_critic_group else env.num_obs
+        self.actor = actor_class(
+            env.num_obs,
+            env.num_actions,
+            obs_normalization=cfg.empirical_normalization,
+            init_noise_std=cfg.init_noise_std,
+            **cfg.actor_cfg,
+        ).to(self.device)
+        self.critic = critic_class(num_critic_obs, obs_normalization=cfg.empirical_normalization, **cfg.critic_cfg).to(
+            self.device
+        )
+        self.learning_rate = cfg.learning_rate
+        self.entropy_coef = cfg.entropy_coef
+        self.optimizer = torch.optim.Adam(
+            [*self.actor.parameters(), *self.critic.parameters()], lr=self.learning_rate
+        )
+        self.storage = RolloutStorage(
+            env.num_envs, cfg.num_steps_per_env, env.num_obs, num_critic_obs, env.num_actions, self.device
+        )
+        self.runner = None  # made by learn() on first use
+        self._warned_no_final_obs = False
+
+    # ------------------------------------------------------------------------------- acting
+    def act(self, obs: torch.Tensor, critic_obs: torch.Tensor) -> torch.Tensor:
+        """Sample actions for a rollout step and record what the update will need."""
+        if self.actor.training:
+            self.actor.update_normalization(obs)
+            self.critic.update_normalization(critic_obs)
+        distribution = self.actor.distribution(obs)
+        actions = distribution.sample()
+        self.storage.add(
+            obs,
+            critic_obs,
+            actions,
+            distribution.log_prob(actions).sum(dim=-1),
+            self.critic(critic_obs),
+            distribution.mean,
+            distribution.stddev,
+        )
+        return actions
+
+    def act_inference(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.actor(obs)
+
+    def process_env_step(self, rewards: torch.Tensor, dones: torch.Tensor, extras: dict) -> None:
+        """Store reward and done; a truncated step's reward gets gamma * V(final observation)."""
+        rewards = rewards.to(self.device, torch.float32).clone()
+        truncated = extras.get("truncated", extras.get("time_outs"))
+        if truncated is not None:
+            truncated = truncated.to(self.device).bool()
+            terminated = extras.get("terminated")
+            if terminated is not None:
+                truncated = truncated & ~terminated.to(self.device).bool()  # both set: a real end wins
+            if bool(truncated.any()):
+                rewards += self.cfg.gamma * self._truncation_values(extras, truncated) * truncated.float()
+        self.storage.set_step_result(rewards, dones.to(self.device).float())
+
+    def _truncation_values(self, extras: dict, truncated: torch.Tensor) -> torch.Tensor:
+        key = "final_critic_observation" if self.has_critic_group else "final_observation"
+        final_obs = extras.get(key)
+        if final_obs is None:
+            # Older envs give no final observation: fall back to rsl_rl's approximation, the
+            # value of the observation the step started from.
+            if not self._warned_no_final_obs:
+                warnings.warn(f"env extras have no {key!r}: truncated steps bootstrap from V(s_t)", stacklevel=3)
+                self._warned_no_final_obs = True
+            return self.storage.values[self.storage.step]
+        final_obs = final_obs.to(self.device)
+        check_finite(final_obs[truncated], f"env extras[{key!r}]")
+        return self.critic(final_obs)
+
+    def compute_returns(self, last_critic_obs: torch.Tensor) -> None:
+        last_values = self.critic(last_critic_obs)
+        self.storage.compute_returns(last_values, self.cfg.gamma, self.cfg.lam)
+        if self.cfg.normalize_advantage:
+            advantages = self.storage.advantages
+            advantages.copy_((advantages - advantages.mean()) / (advantages.std() + 1e-8))
+
+    # ------------------------------------------------------------------------------- learning
+    def update(self) -> dict[str, float]:
+        """Epochs of minibatch updates over the stored rollout; returns mean losses for logging."""
+        cfg = self.cfg
+        totals = {"policy_loss": 0.0, "value_loss": 0.0, "entropy": 0.0, "approx_kl": 0.0, "clip_fraction": 0.0}
+        num_updates = 0
+        for batch in self.storage.minibatches(cfg.num_mini_batches, cfg.num_learning_epochs):
+            distribution = self.actor.distribution(batch.obs)
+            log_probs = distribution.log_prob(batch.actions).sum(dim=-1)
+            values = self.critic(batch.critic_obs)
+            entropy = distribution.entropy().sum(dim=-1).mean()
+
+            with torch.no_grad():
+                kl = gaussian_kl(batch.old_mean, batch.old_std, distribution.mean, distribution.stddev).mean()
+            if cfg.schedule == "adaptive":
+                self.set_learning_rate(
+                    adaptive_learning_rate(
+                        self.learning_rate, kl.item(), cfg.desired_kl, cfg.lr_adapt_factor,
+                        cfg.min_learning_rate, cfg.max_learning_rate,
+                    )
+                )
+
+            ratio = torch.exp(log_probs - batch.old_log_probs)
+            surrogate = batch.advantages * ratio
+            surrogate_clipped = batch.advantages * ratio.clamp(1.0 - cfg.clip_param, 1.0 + cfg.clip_param)
+            policy_loss = -torch.min(surrogate, surrogate_clipped).mean()
+
+            if cfg.use_clipped_value_loss:
+                values_clipped = batch.old_values + (values - batch.old_values).clamp(-cfg.clip_param, cfg.clip_param)
+                value_loss = torch.max((values - batch.returns).square(), (values_clipped - batch.returns).square()).mean()
+            else:
+                value_loss = (values - batch.returns).square().mean()
+
+            check_finite(policy_loss.detach(), "PPO policy loss")
+            check_finite(value_loss.detach(), "PPO value loss")
+            check_finite(entropy.detach(), "PPO entropy")
+            loss = policy_loss + cfg.value_loss_coef * value_loss - self.entropy_coef * entropy
+
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_([*self.actor.parameters(), *self.critic.parameters()], cfg.max_grad_norm)
+            self.optimizer.step()
+
+            totals["policy_loss"] += policy_loss.item()
+            totals["value_loss"] += value_loss.item()
+            totals["entropy"] += entropy.item()
+            totals["approx_kl"] += kl.item()
+            totals["clip_fraction"] += ((ratio - 1.0).abs() > cfg.clip_param).float().mean().item()
+            num_updates += 1
+        self.storage.clear()
+        means = {name: value / num_updates for name, value in totals.items()}
+        return {
+            "train/policy_loss": means["policy_loss"],
+            "train/value_loss": means["value_loss"],
+            # The term minimized for exploration (before entropy_coef), as in SB3/CleanRL.
+            "train/entropy_loss": -means["entropy"],
+            "train/entropy": means["entropy"],
+            "train/approx_kl": means["approx_kl"],
+            "train/clip_fraction": means["clip_fraction"],
+            "train/learning_rate": self.learning_rate,
+            "train/entropy_coef": self.entropy_coef,
+            "train/action_std": self.actor.std.mean().item(),
+        }
+
+    def set_learning_rate(self, learning_rate: float) -> None:
+        self.learning_rate = learning_rate
+        for group in self.optimizer.param_groups:
+            group["lr"] = learning_rate
+
+    def adjust_schedules(self, iteration: int) -> None:
+        """Per-iteration schedules (the adaptive one runs per minibatch inside ``update``)."""
+        cfg = self.cfg
+        if cfg.schedule == "linear":
+            self.set_learning_rate(linear_learning_rate(cfg, iteration))
+        if cfg.entropy_coef_final is not None:
+            progress = min(1.0, iteration / cfg.max_iterations)
+            self.entropy_coef = cfg.entropy_coef + (cfg.entropy_coef_final - cfg.entropy_coef) * progress
+
+    def train_mode(self) -> None:
+        self.actor.train()
+        self.critic.train()
+
+    def eval_mode(self) -> None:
+        self.actor.eval()
+        self.critic.eval()
+
+    # ----------------------------------------------------------------------------- persistence
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "actor_state_dict": self.actor.state_dict(),  # includes the observation normalizer
+            "critic_state_dict": self.critic.state_dict(),
+            "optimizer_state_dict": self.optimizer.state_dict(),
+            "learning_rate": self.learning_rate,
+            "entropy_coef": self.entropy_coef,
+        }
+
+    def load_state_dict(self, state: dict[str, Any], load_optimizer: bool = True) -> None:
+        self.actor.load_state_dict(state["actor_state_dict"])
+        self.critic.load_state_dict(state["critic_state_dict"])
+        if load_optimizer:
+            self.optimizer.load_state_dict(state["optimizer_state_dict"])
+            self.set_learning_rate(float(state["learning_rate"]))
+            self.entropy_coef = float(state.get("entropy_coef", self.entropy_coef))
+
+    # -------------------------------------------------------------------------------- training
+    def learn(
+        self,
+        total_timesteps: int | None = None,
+        num_learning_iterations: int | None = None,
+        log_dir: str | None = None,
+        **runner_kwargs: Any,
+    ) -> dict[str, float]:
+        """Train with ``OnPolicyRunner`` (the single on-policy loop); the runner is kept for later calls."""
+        from legged_train.runners.on_policy_runner import OnPolicyRunner
+
+        if self.runner is None:
+            self.runner = OnPolicyRunner(agent=self, env=self.env, cfg=self.cfg, log_dir=log_dir, **runner_kwargs)
+        return self.runner.learn(num_learning_iterations=num_learning_iterations, total_timesteps=total_timesteps)
+
+
+# rsl_rl-style train_cfg dicts: keys this project has no use for but that such dicts commonly carry.
+_IGNORED_RSL_RL_KEYS = {
+    "class_name", "algorithm_class_name", "policy_class_name", "resume", "load_run", "checkpoint",
+    "resume_path", "neptune_project", "obs_groups", "clip_actions", "store_code_state",
+}
+
+
+def ppo_config_from_dict(train_cfg: dict) -> PPOConfig:
+    """Build a PPOConfig from an rsl_rl-style ``train_cfg`` dict.
+
+    Accepts ``{"runner": {...}, "algorithm": {...}, "policy": {...}}`` (legged_gym) as well as the
+    flat form with ``algorithm`` and ``policy`` sections next to runner keys (rsl_rl 2.x). Keys
+    with PPOConfig names map directly; ``policy.actor_hidden_dims`` etc. map to actor_cfg/critic_cfg.
+    """
+    flat = {k: v for k, v in train_cfg.items() if k not in ("runner", "algorithm", "policy")}
+    flat.update(train_cfg.get("runner", {}))
+    overrides: dict[str, Any] = {}
+    for key, value in {**flat, **train_cfg.get("algorithm", {})}.items():
+        if key in _IGNORED_RSL_RL_KEYS:
+            continue
+        if key == "logger":
+            overrides["logger_backend"] = value
+        elif key == "wandb_project":
+            overrides["logger_kwargs"] = {"wandb": {"project": value}}
+        else:
+            overrides[key] = value
+    cfg = PPOConfig()
+    policy = dict(train_cfg.get("policy", {}))
+    actor_cfg, critic_cfg = dict(cfg.actor_cfg), dict(cfg.critic_cfg)
+    for key, value in policy.items():
+        if key in _IGNORED_RSL_RL_KEYS:
+            continue
+        if key == "actor_hidden_dims":
+            actor_cfg["hidden_dims"] = list(value)
+        elif key == "critic_hidden_dims":
+            critic_cfg["hidden_dims"] = list(value)
+        elif key == "activation":
+            actor_cfg["activation"] = critic_cfg["activation"] = value
+        elif key == "init_noise_std":
+            overrides["init_noise_std"] = value
+        elif key in ("actor_obs_normalization", "critic_obs_normalization"):
+            overrides["empirical_normalization"] = value
+        else:
+            raise ValueError(
+                f"train_cfg['policy'][{key!r}] is not supported; allowed: actor_hidden_dims, critic_hidden_dims, "
+                "activation, init_noise_std, actor_obs_normalization, class_name"
+            )
+    overrides["actor_cfg"] = actor_cfg
+    overrides["critic_cfg"] = critic_cfg
+    return apply_overrides(cfg, overrides)
+
+
+def num_iterations_for(total_timesteps: int, cfg: PPOConfig, num_envs: int) -> int:
+    """Learning iterations needed to collect at least ``total_timesteps`` env steps."""
+    return max(1, math.ceil(total_timesteps / (cfg.num_steps_per_env * num_envs)))

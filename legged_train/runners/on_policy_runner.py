@@ -1,0 +1,348 @@
+"""The on-policy training loop: collect a rollout -> update -> schedules -> evaluate -> log -> save.
+
+One class serves both call styles of the specs:
+
+    # keyword style
+    runner = OnPolicyRunner(env=env, algorithm="ppo", actor_class=MLPActor, critic_class=MLPCritic,
+                            actor_cfg={"hidden_dims": [256]}, log_dir="logs/x", save_interval=100)
+    runner.learn(total_timesteps=10_000_000)
+    runner = OnPolicyRunner(agent=ppo, env=env, cfg=cfg, log_dir="logs/x")
+
+    # rsl_rl style
+    runner = OnPolicyRunner(env, train_cfg_dict, log_dir="logs/x", device="cpu")
+    runner.learn(num_learning_iterations=1500, init_at_random_ep_len=True)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+import time
+from collections import defaultdict, deque
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from legged_train.algorithms.ppo import PPO, PPOConfig, num_iterations_for, ppo_config_from_dict
+from legged_train.logger import flatten_extras
+from legged_train.networks import MLPActor, MLPCritic
+from legged_train.runners.base import BaseRunner, check_finite, print_block
+
+ALGORITHMS = ("ppo",)
+
+
+class OnPolicyRunner(BaseRunner):
+    def __init__(
+        self,
+        env,
+        train_cfg: dict | PPOConfig | None = None,
+        log_dir: str | None = None,
+        device: str | torch.device | None = None,
+        *,
+        cfg: dict | PPOConfig | None = None,
+        agent: PPO | None = None,
+        algorithm: str = "ppo",
+        actor_class: type[nn.Module] | None = None,
+        critic_class: type[nn.Module] | None = None,
+        actor_cfg: dict | None = None,
+        critic_cfg: dict | None = None,
+        save_dir: str | None = None,
+        log_interval: int | None = None,
+        save_interval: int | None = None,
+        eval_env=None,
+    ):
+        if str(algorithm).lower() not in ALGORITHMS:
+            raise ValueError(f"algorithm={algorithm!r} is not an on-policy algorithm; allowed: {list(ALGORITHMS)}")
+        if train_cfg is not None and cfg is not None:
+            raise ValueError("pass the training config once: either train_cfg (rsl_rl style) or cfg=, not both")
+        cfg = _resolve_config(train_cfg if train_cfg is not None else cfg, agent)
+        # Keyword arguments win over the config; copy so the caller's config object is untouched.
+        changes: dict[str, Any] = {}
+        if actor_cfg is not None:
+            changes["actor_cfg"] = {**cfg.actor_cfg, **actor_cfg}
+        if critic_cfg is not None:
+            changes["critic_cfg"] = {**cfg.critic_cfg, **critic_cfg}
+        if log_interval is not None:
+            changes["log_interval"] = log_interval
+        if save_interval is not None:
+            changes["save_interval"] = save_interval
+        if changes:
+            cfg = dataclasses.replace(cfg, **changes)
+        if agent is not None:
+            device = agent.device if device is None else device
+        super().__init__(env, cfg, log_dir=log_dir, device=device, save_dir=save_dir, eval_env=eval_env)
+
+        if agent is None:
+            agent = PPO(
+                env,
+                cfg,
+                actor_class=actor_class or MLPActor,
+                critic_class=critic_class or MLPCritic,
+                device=self.device,
+            )
+        elif actor_class is not None or critic_class is not None:
+            raise ValueError("actor_class/critic_class build a new agent; do not pass them together with agent=")
+        self.alg = agent
+        self.alg.runner = self
+        self.num_steps_per_env = cfg.num_steps_per_env
+        self._episode_rewards: deque[float] = deque(maxlen=100)
+        self._episode_lengths: deque[float] = deque(maxlen=100)
+        self._learn_started = time.time()
+
+    # rsl_rl names
+    @property
+    def agent(self) -> PPO:
+        return self.alg
+
+    @property
+    def current_learning_iteration(self) -> int:
+        return self.iteration
+
+    @current_learning_iteration.setter
+    def current_learning_iteration(self, value: int) -> None:
+        self.iteration = value
+
+    # --------------------------------------------------------------------------------- learning
+    def learn(
+        self,
+        num_learning_iterations: int | None = None,
+        init_at_random_ep_len: bool = False,
+        trial: Any = None,
+        total_timesteps: int | None = None,
+    ) -> dict[str, float]:
+        """Run ``num_learning_iterations`` more iterations (or enough for ``total_timesteps`` more env steps).
+
+        With neither given, runs ``cfg.max_iterations``. Returns the last iteration's stats.
+        ``trial`` (Optuna-like: ``report(value, step)``, ``should_prune()``) receives
+        ``eval/velocity_rmsd`` (legged envs) or ``eval/mean_reward`` whenever an evaluation ran.
+        """
+        if num_learning_iterations is not None and total_timesteps is not None:
+            raise ValueError("pass num_learning_iterations or total_timesteps, not both")
+        if total_timesteps is not None:
+            num_learning_iterations = num_iterations_for(total_timesteps, self.cfg, self.env.num_envs)
+        if num_learning_iterations is None:
+            num_learning_iterations = self.cfg.max_iterations
+        if num_learning_iterations < 1:
+            raise ValueError(f"num_learning_iterations={num_learning_iterations!r} must be >= 1")
+
+        self.init_logging()
+        # The env is only ever driven inside inference mode, so tensors it creates while stepping
+        # stay writable for it (inference tensors cannot be modified outside inference mode).
+        with torch.inference_mode():
+            if init_at_random_ep_len:
+                self._randomize_episode_lengths()
+            obs, extras = self.env.get_observations()
+            obs, critic_obs = self._split_observations(obs, extras)
+        self.train_mode()
+
+        start = self.iteration
+        end = start + num_learning_iterations
+        self._learn_started = time.time()
+        steps_per_iteration = self.num_steps_per_env * self.env.num_envs
+        reward_sum = torch.zeros(self.env.num_envs, device=self.device)
+        episode_length = torch.zeros(self.env.num_envs, device=self.device)
+        stats: dict[str, float] = {}
+        for it in range(start, end):
+            self._fire("pre_iteration")
+            started = time.time()
+
+            self._fire("pre_rollout")
+            episode_logs: dict[str, list[torch.Tensor]] = defaultdict(list)
+            extra_logs: dict[str, list[float]] = defaultdict(list)
+            step_reward_total = torch.zeros((), device=self.device)
+            with torch.inference_mode():
+                for _ in range(self.num_steps_per_env):
+                    obs, critic_obs, rewards, dones, extras = self.rollout_step(obs, critic_obs)
+                    step_reward_total += rewards.sum()
+                    reward_sum += rewards
+                    episode_length += 1
+                    finished = dones.nonzero().flatten()
+                    if len(finished) > 0:
+                        self._episode_rewards.extend(reward_sum[finished].tolist())
+                        self._episode_lengths.extend(episode_length[finished].tolist())
+                        reward_sum[finished] = 0.0
+                        episode_length[finished] = 0.0
+                    for key, value in extras.get("log", {}).items():
+                        episode_logs[str(key).strip("/")].append(torch.as_tensor(value, dtype=torch.float32).mean())
+                    if self.cfg.extra_log_keys:
+                        for key, value in flatten_extras(extras, self.cfg.extra_log_keys).items():
+                            extra_logs[key].append(value)
+                self.alg.compute_returns(critic_obs)
+            rollout_stats = {
+                "rollout/mean_reward": (step_reward_total / steps_per_iteration).item(),
+                "rollout/mean_value": self.alg.storage.values.mean().item(),
+            }
+            self._fire("post_rollout", rollout_stats)
+            collection_time = time.time() - started
+
+            learn_started = time.time()
+            self._fire("pre_update")
+            update_stats = self.alg.update()
+            self._fire("post_update", update_stats)
+            self.alg.adjust_schedules(it + 1)
+            learning_time = time.time() - learn_started
+
+            self.iteration = it + 1
+            self.total_timesteps += steps_per_iteration
+            stats = {**update_stats, **rollout_stats}
+            if self._episode_rewards:
+                stats["episode/mean_reward"] = statistics.fmean(self._episode_rewards)
+                stats["episode/mean_length"] = statistics.fmean(self._episode_lengths)
+            for key, values in episode_logs.items():
+                stats[f"episode/{key}"] = torch.stack(values).mean().item()
+            for key, values in extra_logs.items():
+                stats[key] = statistics.fmean(values)
+            iteration_time = collection_time + learning_time
+            stats["perf/fps"] = steps_per_iteration / max(iteration_time, 1e-9)
+            stats["perf/collection_time"] = collection_time
+            stats["perf/learning_time"] = learning_time
+            stats["perf/total_timesteps"] = float(self.total_timesteps)
+
+            if self.should_eval(it):
+                stats.update(self.eval())
+                self.train_mode()
+                self._report_to_trial(trial, stats, it)
+
+            if it % self.cfg.log_interval == 0 or it == end - 1:
+                self.log_scalars(stats, step=it)
+                self._print_summary(stats, it, end, start)
+            if self.save_dir is not None and self.iteration % self.cfg.save_interval == 0:
+                self.save_checkpoint(f"model_{self.iteration}.pt")
+            self._fire("post_iteration", stats)
+
+        if self.save_dir is not None:
+            self.save_checkpoint(f"model_{self.iteration}.pt")
+        if self.logger is not None:
+            self.logger.flush()
+        return stats
+
+    def rollout_step(self, obs: torch.Tensor, critic_obs: torch.Tensor):
+        """One env step with the current policy: act, step, check, store. Returns (obs, critic_obs, rewards, dones, extras)."""
+        actions = self.alg.act(obs, critic_obs)
+        check_finite(actions, "policy actions")
+        obs, rewards, dones, extras = self.env.step(actions.to(self.env.device))
+        obs, critic_obs = self._split_observations(obs, extras)
+        rewards = rewards.to(self.device)
+        check_finite(rewards, "env rewards")
+        self.alg.process_env_step(rewards, dones, extras)
+        return obs, critic_obs, rewards, dones.to(self.device), extras
+
+    def _split_observations(self, obs: torch.Tensor, extras: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        obs = obs.to(self.device)
+        groups = extras.get("observations", {})
+        critic_obs = groups.get("critic") if self.alg.has_critic_group else None
+        critic_obs = obs if critic_obs is None else critic_obs.to(self.device)
+        check_finite(obs, "env observations (group 'policy')")
+        if critic_obs is not obs:
+            check_finite(critic_obs, "env observations (group 'critic')")
+        return obs, critic_obs
+
+    def _randomize_episode_lengths(self) -> None:
+        # Spread resets over time so the time-out wave of the first episode does not synchronize envs.
+        buffer = getattr(self.env, "episode_length_buf", None)
+        if buffer is None:
+            raise ValueError(f"init_at_random_ep_len=True needs env.episode_length_buf; {type(self.env).__name__} has none")
+        self.env.episode_length_buf = torch.randint_like(buffer, high=int(self.env.max_episode_length))
+
+    def _report_to_trial(self, trial: Any, stats: dict[str, float], it: int) -> None:
+        if trial is None:
+            return
+        value = stats.get("eval/velocity_rmsd", stats.get("eval/mean_reward"))
+        trial.report(value, it)
+        if trial.should_prune():
+            import optuna
+
+            raise optuna.TrialPruned(f"pruned at iteration {it}")
+
+    # ----------------------------------------------------------------------------- console
+    def _print_summary(self, stats: dict[str, float], it: int, end: int, start: int) -> None:
+        elapsed = time.time() - self._learn_started
+        done = it + 1 - start
+        eta = elapsed / done * (end - it - 1)
+        title = f" iteration {it + 1}/{end} "
+        lines = [
+            f"{title:#^72}",
+            f"  steps/s {stats['perf/fps']:10.0f}   collection {stats['perf/collection_time']:6.2f}s"
+            f"   learning {stats['perf/learning_time']:6.2f}s",
+            f"  total steps {self.total_timesteps:12d}   elapsed {_hms(elapsed)}   ETA {_hms(eta)}",
+        ]
+        if "episode/mean_reward" in stats:
+            lines.append(
+                f"  episode reward {stats['episode/mean_reward']:10.3f}   length {stats['episode/mean_length']:8.1f}"
+            )
+        lines.append(
+            f"  step reward {stats['rollout/mean_reward']:10.4f}   value {stats['rollout/mean_value']:10.3f}"
+            f"   action std {stats['train/action_std']:.3f}"
+        )
+        lines.append(
+            f"  losses: policy {stats['train/policy_loss']:.4f}  value {stats['train/value_loss']:.4f}"
+            f"  entropy {stats['train/entropy']:.3f}  kl {stats['train/approx_kl']:.4f}  lr {stats['train/learning_rate']:.2e}"
+        )
+        velocity = [
+            f"{key.split('/', 1)[1]} {value:.3f}"
+            for key, value in stats.items()
+            if key.startswith("eval/") and ("rmsd" in key or "fall" in key or "transport" in key)
+        ]
+        if velocity:
+            lines.append("  eval: " + "  ".join(velocity))
+        terms = [f"{key[8:]} {value:.3f}" for key, value in stats.items() if key.startswith("episode/") and "mean_" not in key]
+        for i in range(0, min(len(terms), 12), 3):  # at most 4 lines of terms: one screen
+            lines.append("  " + "   ".join(terms[i : i + 3]))
+        print_block(lines)
+
+    # ----------------------------------------------------------------------- modes and policy
+    def train_mode(self) -> None:
+        self.alg.train_mode()
+
+    def eval_mode(self) -> None:
+        self.alg.eval_mode()
+
+    def get_inference_policy(self, device: str | torch.device | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
+        """Deterministic policy (normalization included): raw observations -> actions."""
+        self.eval_mode()
+        actor = self.alg.actor
+        if device is not None and torch.device(device) != self.device:
+            import copy
+
+            actor = copy.deepcopy(actor).to(device)  # leave the training model where it is
+
+        def policy(obs: torch.Tensor) -> torch.Tensor:
+            with torch.inference_mode():
+                return actor(obs)
+
+        return policy
+
+    def eval(self, num_episodes: int | None = None) -> dict[str, float]:
+        was_training = self.alg.actor.training
+        self.eval_mode()
+        try:
+            return super().eval(num_episodes)
+        finally:
+            if was_training:
+                self.train_mode()
+
+    # -------------------------------------------------------------------- checkpoint hooks
+    def _state_dict(self) -> dict:
+        return self.alg.state_dict()
+
+    def _load_state_dict(self, state: dict, load_optimizer: bool) -> None:
+        self.alg.load_state_dict(state, load_optimizer)
+
+    def _act_deterministic(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.alg.act_inference(obs)
+
+
+def _resolve_config(given: dict | PPOConfig | None, agent: PPO | None) -> PPOConfig:
+    if given is None:
+        return agent.cfg if agent is not None else PPOConfig()
+    if isinstance(given, PPOConfig):
+        return given
+    if isinstance(given, dict):
+        return ppo_config_from_dict(given)
+    raise TypeError(f"train_cfg/cfg must be a PPOConfig or an rsl_rl-style dict, got {type(given).__name__}")
+
+
+def _hms(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
