@@ -1,0 +1,88 @@
+"""Env throughput of go1_flat against the bare physics backend, in the same run.
+
+Prints one JSON line: policy steps/s of the full env step (actions in, observations, rewards,
+terminations, resets out) and of the bare backend stepping the same compiled model the same number
+of substeps, and their ratio. Rounds of the two alternate, and the median round of each counts, so
+a noisy neighbour on a shared machine hits both alike.
+
+    python bench/env_throughput.py [--num-envs 1024] [--rounds 7] [--steps 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from envs.mjbatch_backend import MjBatchBackend  # noqa: E402
+from tasks import get_task  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--task", default="go1_flat")
+    parser.add_argument("--num-envs", type=int, default=1024)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--steps", type=int, default=50, help="policy steps per round")
+    args = parser.parse_args()
+
+    task = get_task(args.task)
+    task.env_cfg.num_envs = args.num_envs
+    env = task.make_env(task.env_cfg, "cpu")
+    bare = MjBatchBackend(env.mj_model, args.num_envs, task.env_cfg.sim.num_threads)
+    bare.reset(torch.arange(args.num_envs))
+    substeps = task.env_cfg.sim.substeps
+    generator = torch.Generator().manual_seed(0)
+    # Actions like an untrained policy's: they make robots stumble and fall, so resets are included.
+    actions = [torch.randn(args.num_envs, env.num_actions, generator=generator) for _ in range(args.steps)]
+
+    def env_round() -> float:
+        start = time.perf_counter()
+        for a in actions:
+            env.step(a)
+        return args.num_envs * args.steps / (time.perf_counter() - start)
+
+    def bare_round() -> float:
+        start = time.perf_counter()
+        for _ in range(args.steps):
+            bare.step(substeps)
+        return args.num_envs * args.steps / (time.perf_counter() - start)
+
+    env_round(), bare_round()  # warm-up
+    env_rates, bare_rates, resets = [], [], 0
+    for _ in range(args.rounds):
+        before = env.episode_length_buf.clone()
+        env_rates.append(env_round())
+        resets += int((env.episode_length_buf < before + args.steps).sum())
+        bare_rates.append(bare_round())
+    env_rate, bare_rate = statistics.median(env_rates), statistics.median(bare_rates)
+    print(
+        json.dumps(
+            {
+                "bench": "env_throughput",
+                "task": args.task,
+                "num_envs": args.num_envs,
+                "env_steps_per_s": round(env_rate),
+                "backend_steps_per_s": round(bare_rate),
+                "ratio": round(env_rate / bare_rate, 3),
+                "target_ratio": 0.85,
+                "envs_reset_during_measurement": resets,
+                "rounds": args.rounds,
+                "steps_per_round": args.steps,
+                "cpus": os.cpu_count(),
+                "machine": platform.machine(),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
