@@ -63,6 +63,13 @@ def load_checkpoint_file(path: str | os.PathLike, map_location: Any = None) -> d
     return checkpoint
 
 
+def set_seed(seed: int) -> None:
+    """Seed python, numpy and torch (all devices) for a reproducible run."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
 def capture_rng_state() -> dict:
     state = {
         "python": random.getstate(),
@@ -89,3 +96,64 @@ def _as_python_state(state: Any) -> tuple:
     # torch.save keeps tuples, but a checkpoint round-tripped through other tools may hold lists.
     version, internal, gauss = state
     return (version, tuple(internal), gauss)
+
+
+# ------------------------------------------------------------------------- run directories
+# Runs live in <log_root>/<experiment>/<YYYY-mm-dd_HH-MM-SS>[_<run name>]/ with model_<iteration>.pt files.
+
+
+def list_runs(experiment_dir: str | os.PathLike) -> list[str]:
+    """Run directories of an experiment, oldest first (their names start with a sortable timestamp)."""
+    experiment_dir = os.fspath(experiment_dir)
+    if not os.path.isdir(experiment_dir):
+        return []
+    runs = [os.path.join(experiment_dir, d) for d in os.listdir(experiment_dir)]
+    return sorted(d for d in runs if os.path.isdir(d))
+
+
+def list_checkpoints(run_dir: str | os.PathLike) -> list[str]:
+    """``model_<n>.pt`` files of a run, ordered by n."""
+    run_dir = os.fspath(run_dir)
+    found = []
+    for name in os.listdir(run_dir) if os.path.isdir(run_dir) else []:
+        stem, ext = os.path.splitext(name)
+        if ext == ".pt" and stem.startswith("model_") and stem[6:].isdigit():
+            found.append((int(stem[6:]), os.path.join(run_dir, name)))
+    return [path for _, path in sorted(found)]
+
+
+def find_checkpoint(
+    experiment_dir: str | os.PathLike,
+    load_run: str | None = None,
+    checkpoint: str | int | None = None,
+) -> str:
+    """Resolve ``--load-run`` / ``--checkpoint`` to a checkpoint file; defaults are the latest of each.
+
+    ``load_run`` is a run directory name inside ``experiment_dir`` or a path; ``checkpoint`` an
+    iteration number or a file path. Errors list what exists.
+    """
+    if checkpoint is not None and os.path.isfile(os.fspath(checkpoint)):
+        return os.fspath(checkpoint)
+    experiment_dir = os.fspath(experiment_dir)
+    runs = [r for r in list_runs(experiment_dir) if list_checkpoints(r)]
+    if load_run is None:
+        if not runs:
+            raise CheckpointError(f"no run with a model_<iteration>.pt checkpoint under {experiment_dir!r}; train first")
+        run_dir = runs[-1]
+    elif os.path.isdir(os.fspath(load_run)):
+        run_dir = os.fspath(load_run)
+    else:
+        run_dir = os.path.join(experiment_dir, os.fspath(load_run))
+        if not os.path.isdir(run_dir):
+            names = [os.path.basename(r) for r in runs]
+            raise CheckpointError(f"run {load_run!r} not found under {experiment_dir!r}; runs with checkpoints: {names}")
+    checkpoints = list_checkpoints(run_dir)
+    if not checkpoints:
+        raise CheckpointError(f"run {run_dir!r} holds no model_<iteration>.pt checkpoint")
+    if checkpoint is None:
+        return checkpoints[-1]
+    wanted = os.path.join(run_dir, f"model_{int(checkpoint)}.pt") if str(checkpoint).isdigit() else None
+    if wanted is None or not os.path.isfile(wanted):
+        names = [os.path.basename(c) for c in checkpoints]
+        raise CheckpointError(f"checkpoint {checkpoint!r} not found in {run_dir!r}; available: {names}")
+    return wanted

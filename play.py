@@ -1,0 +1,277 @@
+"""Replay a trained policy: ``python play.py --task go1_flat [--load-run R] [--checkpoint N] [--video]``.
+
+By default it loads the latest checkpoint of the latest run of the task, then
+
+1. drives a fixed command sequence (``--commands "vx,vy,yaw@seconds" ...``) and prints how well
+   each segment was tracked; ``--video`` writes it as an MP4 (offscreen, works headless with
+   MUJOCO_GL=egl); the interactive MuJoCo viewer opens when a display exists;
+2. prints the standard evaluation (legged_train.evaluation) as JSON;
+3. exports the deterministic policy, observation normalization included, as TorchScript
+   (policy.pt) and ONNX (policy.onnx) with policy.json beside them: observation layout, joint
+   order, default pose, action scale and PD gains (``env.deployment_info()``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+# Offscreen rendering needs a GL backend chosen before mujoco is imported; EGL works headless.
+HAS_DISPLAY = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+if not HAS_DISPLAY:
+    os.environ.setdefault("MUJOCO_GL", "egl")
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_COMMANDS = ["0.5,0,0@3", "1.0,0,0@3", "0,0.4,0@2", "0,0,1.0@2", "-0.5,0,0@2", "0,0,0@2"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--task", required=True, help="registered task name")
+    parser.add_argument("--load-run", help="run folder (name or path); default: the latest run of the task")
+    parser.add_argument("--checkpoint", help="iteration number or .pt file; default: the latest of the run")
+    parser.add_argument("--experiment-name", help="folder under the log root; default: the task's")
+    parser.add_argument("--log-root", default=os.path.join(ROOT, "logs"))
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--num-envs", type=int, default=1, help="envs driven by the command sequence (env 0 is filmed)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--commands",
+        nargs="+",
+        default=DEFAULT_COMMANDS,
+        metavar="VX,VY,YAW@SECONDS",
+        help=f"command sequence, forward/lateral m/s and yaw rad/s held for a duration (default: {' '.join(DEFAULT_COMMANDS)})",
+    )
+    parser.add_argument("--video", action="store_true", help="write an MP4 of the command sequence")
+    parser.add_argument("--video-path", help="default: <run>/videos/play_<checkpoint>.mp4")
+    parser.add_argument("--width", type=int, default=640)
+    parser.add_argument("--height", type=int, default=480)
+    parser.add_argument("--headless", action="store_true", help="never open the interactive viewer")
+    parser.add_argument("--no-eval", action="store_true", help="skip the standard evaluation")
+    parser.add_argument("--eval-envs", type=int, help="envs of the standard evaluation (default: the standard 256)")
+    parser.add_argument("--no-export", action="store_true", help="skip the TorchScript/ONNX export")
+    parser.add_argument("--export-dir", help="default: <run>/exported")
+    return parser
+
+
+def parse_commands(items: list[str]) -> list[tuple[list[float], float]]:
+    """``["0.5,0,0@3"]`` -> ``[([0.5, 0.0, 0.0], 3.0)]``; errors say what the format is."""
+    segments = []
+    for item in items:
+        try:
+            values, seconds = item.split("@")
+            command = [float(v) for v in values.split(",")]
+            duration = float(seconds)
+        except ValueError:
+            raise ValueError(f"--commands item {item!r} must look like VX,VY,YAW@SECONDS (e.g. 0.5,0,0@3)") from None
+        if len(command) != 3 or duration <= 0:
+            raise ValueError(f"--commands item {item!r} needs 3 values and a positive duration")
+        segments.append((command, duration))
+    return segments
+
+
+def load_run_configs(task, checkpoint: dict, run_dir: str):
+    """Task configs with the run's recorded settings applied, so the model and observations match."""
+    import warnings
+
+    import yaml
+
+    from legged_train.config import apply_overrides
+
+    env_cfg, train_cfg = task.env_cfg, task.train_cfg
+    train_fields = set(vars(train_cfg))
+    saved_train = {k: v for k, v in checkpoint.get("config", {}).items() if k in train_fields and k != "device"}
+    apply_overrides(train_cfg, saved_train)
+    config_path = os.path.join(run_dir, "config.yaml")
+    if os.path.isfile(config_path):
+        with open(config_path, encoding="utf-8") as file:
+            saved_env = (yaml.safe_load(file) or {}).get("env")
+        if isinstance(saved_env, dict):
+            try:
+                apply_overrides(env_cfg, _flatten(saved_env))
+            except (ValueError, TypeError) as err:
+                warnings.warn(f"could not apply the run's env config ({err}); using the task's defaults", stacklevel=2)
+    return env_cfg, train_cfg
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in tree.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            flat.update(_flatten(value, path + "."))
+        else:
+            flat[path] = value
+    return flat
+
+
+def play_commands(env, policy, segments, video_path, width, height, open_viewer) -> list[dict]:
+    """Drive the command sequence; returns per-segment tracking figures of the filmed env 0."""
+    import torch
+
+    legged = hasattr(env, "set_commands")
+    renderer = frames = viewer = None
+    if video_path is not None:
+        from envs.render import OffscreenRenderer
+
+        renderer, frames = OffscreenRenderer(env.mj_model, width=width, height=height), []
+    if open_viewer:
+        viewer, viewer_data = _open_viewer(env)
+    results = []
+    with torch.inference_mode():
+        obs, _ = env.reset()
+        for command, seconds in segments:
+            if legged:
+                env.set_commands(torch.tensor([command], device=env.device).repeat(env.num_envs, 1), hold=True)
+            steps = max(1, round(seconds / env.step_dt))
+            speed_error = torch.zeros((), device=env.device)
+            falls = 0
+            for _ in range(steps):
+                obs, _, _, extras = env.step(policy(obs))
+                falls += int(extras["terminated"][0])
+                if legged:
+                    measured = torch.cat([env.base_lin_vel_heading[0], env.yaw_rate[:1]])
+                    speed_error += (measured - torch.tensor(command, device=env.device)).square().sum()
+                if renderer is not None:
+                    frames.append(renderer.render(env.qpos_numpy(0)))
+                if viewer is not None:
+                    _sync_viewer(env, viewer, viewer_data)
+            result = {"command": command, "seconds": seconds, "falls": falls}
+            if legged:
+                result["rms_error"] = round(float((speed_error / steps).sqrt()), 4)
+            results.append(result)
+    if renderer is not None:
+        from envs.render import write_mp4
+
+        os.makedirs(os.path.dirname(os.path.abspath(video_path)), exist_ok=True)
+        write_mp4(frames, video_path, fps=1.0 / env.step_dt)
+        renderer.close()
+    if viewer is not None:
+        viewer.close()
+    return results
+
+
+def _open_viewer(env):
+    import mujoco
+    import mujoco.viewer
+
+    data = mujoco.MjData(env.mj_model)
+    return mujoco.viewer.launch_passive(env.mj_model, data), data
+
+
+def _sync_viewer(env, viewer, data) -> None:
+    import time
+
+    import mujoco
+
+    data.qpos[:] = env.qpos_numpy(0)
+    mujoco.mj_forward(env.mj_model, data)
+    viewer.sync()
+    time.sleep(env.step_dt)  # about real time
+
+
+def export_policy(actor, num_obs: int, export_dir: str, info: dict) -> dict[str, str]:
+    """TorchScript + ONNX of a CPU copy of the actor (normalization included) and a JSON of ``info``."""
+    import copy
+
+    import torch
+
+    os.makedirs(export_dir, exist_ok=True)
+    module = copy.deepcopy(actor).cpu().eval()
+    example = torch.zeros(1, num_obs)
+    paths = {
+        "torchscript": os.path.join(export_dir, "policy.pt"),
+        "onnx": os.path.join(export_dir, "policy.onnx"),
+        "info": os.path.join(export_dir, "policy.json"),
+    }
+    with torch.no_grad():
+        torch.jit.trace(module, example).save(paths["torchscript"])
+        torch.onnx.export(
+            module,
+            (example,),
+            paths["onnx"],
+            input_names=["obs"],
+            output_names=["actions"],
+            dynamic_shapes=({0: torch.export.Dim("batch")},),
+            dynamo=True,
+            verbose=False,
+        )
+    info = {
+        **info,
+        "inputs": {"obs": [None, num_obs]},
+        "outputs": {"actions": [None, int(getattr(actor, "num_actions", 0))]},
+        "normalization": "included in the exported graph: feed raw observations",
+        "files": {name: os.path.basename(path) for name, path in paths.items() if name != "info"},
+    }
+    with open(paths["info"], "w", encoding="utf-8") as file:
+        json.dump(info, file, indent=2)
+    return paths
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    segments = parse_commands(args.commands)
+
+    from legged_train.checkpoint import find_checkpoint, load_checkpoint_file, set_seed
+    from legged_train.config import resolve_device
+    from legged_train.runners.on_policy_runner import OnPolicyRunner
+    from tasks import get_task
+
+    task = get_task(args.task)
+    experiment = args.experiment_name or (task.train_cfg.experiment_name if task.train_cfg.experiment_name not in ("", "default") else task.name)
+    checkpoint_path = find_checkpoint(os.path.join(args.log_root, experiment), args.load_run, args.checkpoint)
+    run_dir = os.path.dirname(os.path.abspath(checkpoint_path))
+    checkpoint = load_checkpoint_file(checkpoint_path, map_location="cpu")
+    env_cfg, train_cfg = load_run_configs(task, checkpoint, run_dir)
+    device = resolve_device(args.device)
+    train_cfg.device = str(device)
+    env_cfg.num_envs = args.num_envs
+    if hasattr(env_cfg, "seed"):
+        env_cfg.seed = args.seed
+    set_seed(args.seed)
+
+    train_env = task.make_env(env_cfg, device)
+    # Replay on nominal physics (no randomization or pushes) when the env offers it.
+    env = train_env.make_eval_env(num_envs=args.num_envs, seed=args.seed) if hasattr(train_env, "make_eval_env") else train_env
+    runner = OnPolicyRunner(env, cfg=train_cfg, device=device, eval_env=env)
+    runner.load_checkpoint(checkpoint_path, load_optimizer=False, map_location=device)
+    policy = runner.get_inference_policy()
+    name = os.path.splitext(os.path.basename(checkpoint_path))[0]
+    print(f"loaded {checkpoint_path} (iteration {runner.iteration})")
+
+    video_path = None
+    if args.video:
+        video_path = args.video_path or os.path.join(run_dir, "videos", f"play_{name}.mp4")
+    open_viewer = HAS_DISPLAY and not args.headless and not args.video
+    tracking = play_commands(env, policy, segments, video_path, args.width, args.height, open_viewer)
+    for segment in tracking:
+        print(json.dumps({"segment": segment}))
+    if video_path is not None:
+        print(f"video: {video_path}")
+
+    if not args.no_eval:
+        from legged_train.evaluation import is_legged_env, standard_evaluation
+
+        if is_legged_env(train_env):
+            kwargs = {} if args.eval_envs is None else {"num_envs": args.eval_envs}
+            metrics = standard_evaluation(train_env, policy, device=device, **kwargs)
+        else:
+            metrics = runner.eval()
+        print(json.dumps({"standard_evaluation": metrics}))
+
+    if not args.no_export:
+        info = train_env.deployment_info() if hasattr(train_env, "deployment_info") else {}
+        info.update({"task": task.name, "checkpoint": checkpoint_path, "iteration": runner.iteration})
+        export_dir = args.export_dir or os.path.join(run_dir, "exported")
+        paths = export_policy(runner.alg.actor, env.num_obs, export_dir, info)
+        print(f"exported: {paths['torchscript']}, {paths['onnx']}, {paths['info']}")
+    if env is not train_env:
+        env.close()
+    train_env.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
