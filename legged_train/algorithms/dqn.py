@@ -1,0 +1,233 @@
+"""Deep Q-Network (Mnih et al. 2015) with the double-DQN target and an optional dueling head.
+
+The algorithm owns the maths: epsilon-greedy exploration, the TD target, the Huber loss, the
+target network and its updates. ``OffPolicyRunner`` owns the loop, the replay buffer, logging
+and checkpoints.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+import gymnasium as gym
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from legged_train.algorithms.off_policy_common import (
+    ACTIVATIONS,
+    OffPolicyConfig,
+    action_space_of,
+    describe_space,
+    mlp,
+    soft_update,
+)
+from legged_train.replay_buffer import ReplayBatch
+
+
+@dataclass
+class DQNConfig(OffPolicyConfig):
+    total_timesteps: int = 100_000
+    learning_starts: int = 1_000
+    train_freq: int = 1
+    gradient_steps: int = 1
+    buffer_size: int = 100_000
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    gamma: float = 0.99
+    # Double DQN: the online network picks the next action, the target network values it,
+    # which removes most of max-operator overestimation.
+    double_dqn: bool = True
+    # Dueling head: Q = V + A - mean(A).
+    dueling: bool = False
+    # Epsilon falls linearly from initial to final over exploration_fraction * total_timesteps.
+    exploration_initial_eps: float = 1.0
+    exploration_final_eps: float = 0.05
+    exploration_fraction: float = 0.1
+    # Target network: every target_update_interval gradient steps, target <- tau*online + (1-tau)*target
+    # (tau = 1 is the classic hard copy; a small tau with interval 1 is Polyak averaging).
+    target_update_interval: int = 500
+    tau: float = 1.0
+    # Huber loss threshold on the TD error.
+    huber_delta: float = 1.0
+    max_grad_norm: float = 10.0
+    q_network_cfg: dict = field(default_factory=lambda: {"hidden_dims": [256, 256], "activation": "relu"})
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in ("exploration_initial_eps", "exploration_final_eps", "exploration_fraction", "gamma"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name}={value!r} must be in [0, 1]")
+        if not 0.0 < self.tau <= 1.0:
+            raise ValueError(f"tau={self.tau!r} must be in (0, 1]")
+        if self.target_update_interval < 1:
+            raise ValueError(f"target_update_interval={self.target_update_interval!r} must be >= 1")
+        for name in ("learning_rate", "huber_delta", "max_grad_norm"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name}={getattr(self, name)!r} must be > 0")
+
+
+class MLPQNetwork(nn.Module):
+    """Q(s, .) for every discrete action from an MLP; optionally a dueling head.
+
+    DQN builds any ``q_network_class`` as ``cls(num_obs=, num_actions=, dueling=, **cfg.q_network_cfg)``
+    and expects ``forward(obs) -> (B, num_actions)``.
+    """
+
+    def __init__(
+        self,
+        num_obs: int,
+        num_actions: int,
+        hidden_dims: list[int] | tuple[int, ...] = (256, 256),
+        activation: str = "relu",
+        dueling: bool = False,
+    ):
+        super().__init__()
+        self.dueling = dueling
+        if not dueling:
+            self.q = mlp(num_obs, hidden_dims, num_actions, activation)
+            return
+        if len(hidden_dims) == 0:
+            raise ValueError("MLPQNetwork: dueling=True needs at least one hidden layer (hidden_dims is empty)")
+        # A shared torso, then separate state-value and advantage streams.
+        self.torso = nn.Sequential(mlp(num_obs, hidden_dims[:-1], hidden_dims[-1], activation), ACTIVATIONS[activation]())
+        self.value = nn.Linear(hidden_dims[-1], 1)
+        self.advantage = nn.Linear(hidden_dims[-1], num_actions)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        if not self.dueling:
+            return self.q(obs)
+        features = self.torso(obs)
+        return dueling_q_values(self.value(features), self.advantage(features))
+
+
+def dueling_q_values(value: torch.Tensor, advantage: torch.Tensor) -> torch.Tensor:
+    """Q = V + A - mean_a(A): subtracting the mean makes V and A identifiable (Wang et al. 2016)."""
+    return value + advantage - advantage.mean(dim=-1, keepdim=True)
+
+
+def linear_schedule(start: float, end: float, duration: float, t: float) -> float:
+    """start at t=0, end from t=duration on, linear in between."""
+    if duration <= 0:
+        return end
+    return start + (end - start) * min(t / duration, 1.0)
+
+
+def td_targets(
+    rewards: torch.Tensor, next_q: torch.Tensor, terminated: torch.Tensor, gamma: float
+) -> torch.Tensor:
+    """r + gamma * Q(s', .) on every transition that did not terminate; just r on terminal ones.
+
+    Truncated (time-limit) transitions are not terminal: they bootstrap from the final observation.
+    """
+    return rewards + gamma * (~terminated).float() * next_q
+
+
+class DQN:
+    """DQN over the env's ``policy`` observations and a Discrete action space."""
+
+    name = "dqn"
+
+    def __init__(self, env, cfg: DQNConfig, q_network_class: type[nn.Module] = MLPQNetwork, device=None):
+        space = action_space_of(env)
+        if not isinstance(space, gym.spaces.Discrete):
+            raise TypeError(
+                f"DQN needs a Discrete action space, but the env's action space is {describe_space(space)}; "
+                "use SAC (SACConfig) for continuous (Box) actions"
+            )
+        self.cfg = cfg
+        self.device = torch.device(device if device is not None else cfg.device)
+        self.num_obs = int(env.num_obs)
+        self.num_actions = int(space.n)
+
+        self.q_network = q_network_class(
+            num_obs=self.num_obs, num_actions=self.num_actions, dueling=cfg.dueling, **cfg.q_network_cfg
+        ).to(self.device)
+        self.target_q_network = copy.deepcopy(self.q_network).requires_grad_(False)
+        self.optimizer = torch.optim.Adam(self.q_network.parameters(), lr=cfg.learning_rate)
+        self.num_updates = 0  # gradient steps taken; drives target updates
+
+    # What the runner's replay buffer must hold for this algorithm.
+    def obs_spec(self) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
+        return {"policy": ((self.num_obs,), torch.float32)}
+
+    def action_spec(self) -> tuple[tuple[int, ...], torch.dtype]:
+        return (), torch.long
+
+    # ------------------------------------------------------------------ acting
+    def epsilon(self, timestep: int) -> float:
+        cfg = self.cfg
+        duration = cfg.exploration_fraction * cfg.total_timesteps
+        return linear_schedule(cfg.exploration_initial_eps, cfg.exploration_final_eps, duration, timestep)
+
+    @torch.no_grad()
+    def act_deterministic(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.q_network(obs).argmax(dim=-1)
+
+    @torch.no_grad()
+    def act(self, obs: dict[str, torch.Tensor], timestep: int) -> torch.Tensor:
+        """Epsilon-greedy actions (N,) for all envs at once."""
+        policy_obs = obs["policy"]
+        greedy = self.act_deterministic(policy_obs)
+        n = policy_obs.shape[0]
+        random_actions = torch.randint(0, self.num_actions, (n,), device=self.device)
+        explore = torch.rand(n, device=self.device) < self.epsilon(timestep)
+        return torch.where(explore, random_actions, greedy)
+
+    def exploration_stats(self, timestep: int) -> dict[str, float]:
+        return {"exploration/epsilon": self.epsilon(timestep)}
+
+    # ------------------------------------------------------------------ learning
+    def update(self, batch: ReplayBatch) -> dict[str, float]:
+        """One gradient step on a sampled batch; updates the target network on schedule."""
+        cfg = self.cfg
+        obs, next_obs = batch.obs["policy"], batch.next_obs["policy"]
+        with torch.no_grad():
+            if cfg.double_dqn:
+                next_actions = self.q_network(next_obs).argmax(dim=-1, keepdim=True)
+                next_q = self.target_q_network(next_obs).gather(-1, next_actions).squeeze(-1)
+            else:
+                next_q = self.target_q_network(next_obs).max(dim=-1).values
+            targets = td_targets(batch.rewards, next_q, batch.terminated, cfg.gamma)
+
+        q = self.q_network(obs).gather(-1, batch.actions.long().view(-1, 1)).squeeze(-1)
+        loss = F.huber_loss(q, targets, delta=cfg.huber_delta)
+
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(self.q_network.parameters(), cfg.max_grad_norm)
+        self.optimizer.step()
+
+        self.num_updates += 1
+        if self.num_updates % cfg.target_update_interval == 0:
+            soft_update(self.target_q_network, self.q_network, cfg.tau)
+
+        return {
+            "train/q_loss": loss.item(),
+            "train/mean_q": q.mean().item(),
+            "train/td_target_mean": targets.mean().item(),
+        }
+
+    # ------------------------------------------------------------------ checkpoints
+    def train_mode(self) -> None:
+        self.q_network.train()
+
+    def eval_mode(self) -> None:
+        self.q_network.eval()
+
+    def state_dict(self) -> dict:
+        return {
+            "q_network": self.q_network.state_dict(),
+            "target_q_network": self.target_q_network.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "num_updates": self.num_updates,
+        }
+
+    def load_state_dict(self, state: dict, load_optimizer: bool = True) -> None:
+        self.q_network.load_state_dict(state["q_network"])
+        self.target_q_network.load_state_dict(state["target_q_network"])
+        if load_optimizer:
+            self.optimizer.load_state_dict(state["optimizer"])
+        self.num_updates = int(state["num_updates"])
