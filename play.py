@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--video", action="store_true", help="write an MP4 of the command sequence")
     parser.add_argument("--video-path", help="default: <run>/videos/play_<checkpoint>.mp4")
+    parser.add_argument("--video-fps", type=float, default=25.0, help="frames per second of the MP4 (<= 1/policy dt)")
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=480)
     parser.add_argument("--headless", action="store_true", help="never open the interactive viewer")
@@ -107,7 +108,7 @@ def _flatten(tree: dict, prefix: str = "") -> dict:
     return flat
 
 
-def play_commands(env, policy, segments, video_path, width, height, open_viewer) -> list[dict]:
+def play_commands(env, policy, segments, video_path, width, height, open_viewer, video_fps=25.0) -> list[dict]:
     """Drive the command sequence; returns per-segment tracking figures of the filmed env 0."""
     import torch
 
@@ -117,6 +118,9 @@ def play_commands(env, policy, segments, video_path, width, height, open_viewer)
         from envs.render import OffscreenRenderer
 
         renderer, frames = OffscreenRenderer(env.mj_model, width=width, height=height), []
+        # Render every k-th policy step: software GL takes a good part of a second per frame.
+        frame_every = max(1, round(1.0 / (env.step_dt * video_fps)))
+    step_count = 0
     if open_viewer:
         viewer, viewer_data = _open_viewer(env)
     results = []
@@ -134,8 +138,9 @@ def play_commands(env, policy, segments, video_path, width, height, open_viewer)
                 if legged:
                     measured = torch.cat([env.base_lin_vel_heading[0], env.yaw_rate[:1]])
                     speed_error += (measured - torch.tensor(command, device=env.device)).square().sum()
-                if renderer is not None:
+                if renderer is not None and step_count % frame_every == 0:
                     frames.append(renderer.render(env.qpos_numpy(0)))
+                step_count += 1
                 if viewer is not None:
                     _sync_viewer(env, viewer, viewer_data)
             result = {"command": command, "seconds": seconds, "falls": falls}
@@ -146,7 +151,7 @@ def play_commands(env, policy, segments, video_path, width, height, open_viewer)
         from envs.render import write_mp4
 
         os.makedirs(os.path.dirname(os.path.abspath(video_path)), exist_ok=True)
-        write_mp4(frames, video_path, fps=1.0 / env.step_dt)
+        write_mp4(frames, video_path, fps=1.0 / (env.step_dt * frame_every))
         renderer.close()
     if viewer is not None:
         viewer.close()
@@ -196,6 +201,7 @@ def export_policy(actor, num_obs: int, export_dir: str, info: dict) -> dict[str,
             output_names=["actions"],
             dynamic_shapes=({0: torch.export.Dim("batch")},),
             dynamo=True,
+            external_data=False,  # one self-contained .onnx file
             verbose=False,
         )
     info = {
@@ -245,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.video:
         video_path = args.video_path or os.path.join(run_dir, "videos", f"play_{name}.mp4")
     open_viewer = HAS_DISPLAY and not args.headless and not args.video
-    tracking = play_commands(env, policy, segments, video_path, args.width, args.height, open_viewer)
+    tracking = play_commands(env, policy, segments, video_path, args.width, args.height, open_viewer, args.video_fps)
     for segment in tracking:
         print(json.dumps({"segment": segment}))
     if video_path is not None:
