@@ -146,7 +146,7 @@ class DQN:
             num_obs=self.num_obs, num_actions=self.num_actions, dueling=cfg.dueling, **cfg.q_network_cfg
         ).to(self.device)
         self.target_q_network = copy.deepcopy(self.q_network).requires_grad_(False)
-        self.optimizer = torch.optim.Adam(self.q_network.parameters(), lr=cfg.learning_rate)
+        self.optimizer = torch.optim.Adam(self.q_network.parameters(), lr=cfg.learning_rate, foreach=True)
         self.num_updates = 0  # gradient steps taken; drives target updates
 
     # What the runner's replay buffer must hold for this algorithm.

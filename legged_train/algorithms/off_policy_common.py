@@ -51,8 +51,7 @@ def mlp(in_dim: int, hidden_dims: list[int] | tuple[int, ...], out_dim: int, act
 def soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
     """target <- tau * source + (1 - tau) * target (tau = 1 is a hard copy)."""
     with torch.no_grad():
-        for t, s in zip(target.parameters(), source.parameters()):
-            t.lerp_(s, tau)
+        torch._foreach_lerp_(list(target.parameters()), list(source.parameters()), tau)
 
 
 @dataclass
