@@ -132,6 +132,8 @@ def find_checkpoint(
     ``load_run`` is a run directory name inside ``experiment_dir`` or a path; ``checkpoint`` an
     iteration number or a file path. Errors list what exists.
     """
+    if isinstance(checkpoint, int):
+        checkpoint = str(checkpoint)
     if checkpoint is not None and os.path.isfile(os.fspath(checkpoint)):
         return os.fspath(checkpoint)
     experiment_dir = os.fspath(experiment_dir)
