@@ -218,16 +218,25 @@ def export_policy(actor, num_obs: int, export_dir: str, info: dict) -> dict[str,
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    segments = parse_commands(args.commands)
+    try:
+        segments = parse_commands(args.commands)
+    except ValueError as err:
+        build_parser().error(str(err))
 
-    from legged_train.checkpoint import find_checkpoint, load_checkpoint_file, set_seed
+    from legged_train.checkpoint import CheckpointError, find_checkpoint, load_checkpoint_file, set_seed
     from legged_train.config import resolve_device
     from legged_train.runners.on_policy_runner import OnPolicyRunner
     from tasks import get_task
 
-    task = get_task(args.task)
-    experiment = args.experiment_name or (task.train_cfg.experiment_name if task.train_cfg.experiment_name not in ("", "default") else task.name)
-    checkpoint_path = find_checkpoint(os.path.join(args.log_root, experiment), args.load_run, args.checkpoint)
+    if args.video_fps <= 0:
+        build_parser().error(f"--video-fps={args.video_fps} must be > 0")
+    try:
+        task = get_task(args.task)
+        default_experiment = task.train_cfg.experiment_name
+        experiment = args.experiment_name or (default_experiment if default_experiment not in ("", "default") else task.name)
+        checkpoint_path = find_checkpoint(os.path.join(args.log_root, experiment), args.load_run, args.checkpoint)
+    except (KeyError, CheckpointError) as err:
+        build_parser().error(str(err))
     run_dir = os.path.dirname(os.path.abspath(checkpoint_path))
     checkpoint = load_checkpoint_file(checkpoint_path, map_location="cpu")
     env_cfg, train_cfg = load_run_configs(task, checkpoint, run_dir)

@@ -133,15 +133,21 @@ def main(argv: list[str] | None = None) -> int:
     if not args.task:
         build_parser().error("--task is required (see --list for the registered tasks)")
 
-    from legged_train.checkpoint import find_checkpoint, set_seed
+    from legged_train.checkpoint import CheckpointError, find_checkpoint, set_seed
     from legged_train.config import resolve_device
     from legged_train.runners.base import NonFiniteError
 
-    task = get_task(args.task)
-    env_cfg, train_cfg = resolve_configs(task, args)
+    try:
+        task = get_task(args.task)
+        env_cfg, train_cfg = resolve_configs(task, args)
+    except (KeyError, ValueError, TypeError) as err:
+        build_parser().error(str(err))  # exits with status 2 and the message, no traceback
     device = resolve_device(train_cfg.device)
     experiment_dir = os.path.join(args.log_root, train_cfg.experiment_name)
-    resume_path = find_checkpoint(experiment_dir, args.load_run, args.checkpoint) if args.resume else None
+    try:
+        resume_path = find_checkpoint(experiment_dir, args.load_run, args.checkpoint) if args.resume else None
+    except CheckpointError as err:
+        build_parser().error(str(err))
     if not args.resume and (args.load_run or args.checkpoint):
         print("note: --load-run/--checkpoint only take effect with --resume", file=sys.stderr)
 
