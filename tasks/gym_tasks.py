@@ -44,7 +44,26 @@ def cartpole_env() -> GymTaskConfig:
 def cartpole_dqn_train():
     from legged_train.algorithms.dqn import DQNConfig
 
-    return DQNConfig(experiment_name="cartpole_dqn")
+    # Tuned with bench/offpolicy.py. Training in bursts (128 gradient steps every 256 env steps,
+    # the target copied once per burst) is as sample-efficient as a step per env step on CartPole
+    # and twice as fast; a short exploration phase (8k steps) and a large learning rate let the
+    # greedy policy balance for the full 500 steps within 30-50k env steps.
+    return DQNConfig(
+        experiment_name="cartpole_dqn",
+        total_timesteps=100_000,
+        learning_starts=1_000,
+        train_freq=256,
+        gradient_steps=128,
+        buffer_size=100_000,
+        batch_size=64,
+        learning_rate=2.3e-3,
+        gamma=0.99,
+        double_dqn=True,
+        target_update_interval=128,
+        exploration_fraction=0.08,
+        exploration_final_eps=0.04,
+        q_network_cfg={"hidden_dims": [256, 256], "activation": "relu"},
+    )
 
 
 def pendulum_env() -> GymTaskConfig:
