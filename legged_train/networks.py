@@ -51,8 +51,8 @@ def make_mlp(input_dim: int, hidden_dims: list[int], output_dim: int, activation
 class EmpiricalNormalization(nn.Module):
     """Running mean / std of observations (Chan's parallel update), applied as (x - mean) / std.
 
-    Statistics update only when ``update`` is called (the runner does, during training rollouts)
-    and stop after ``until`` samples if set, so a deployed policy sees a fixed transform.
+    Statistics change only when ``update`` is called (PPO does, once per iteration, with the
+    rollout it just learned from) and stop after ``until`` samples if set.
     """
 
     def __init__(self, shape: int, eps: float = 1e-2, until: int | None = None):

@@ -159,9 +159,6 @@ class PPO:
     # ------------------------------------------------------------------------------- acting
     def act(self, obs: torch.Tensor, critic_obs: torch.Tensor) -> torch.Tensor:
         """Sample actions for a rollout step and record what the update will need."""
-        if self.actor.training:
-            self.actor.update_normalization(obs)
-            self.critic.update_normalization(critic_obs)
         distribution = self.actor.distribution(obs)
         actions = distribution.sample()
         self.storage.add(
@@ -261,6 +258,7 @@ class PPO:
             totals["approx_kl"] += kl.item()
             totals["clip_fraction"] += ((ratio - 1.0).abs() > cfg.clip_param).float().mean().item()
             num_updates += 1
+        self._update_normalization()
         self.storage.clear()
         means = {name: value / num_updates for name, value in totals.items()}
         return {
@@ -275,6 +273,14 @@ class PPO:
             "train/entropy_coef": self.entropy_coef,
             "train/action_std": self.actor.std.mean().item(),
         }
+
+    @torch.no_grad()
+    def _update_normalization(self) -> None:
+        # Statistics move only here, after the update, from the rollout just used: the rollout's
+        # log-probs and the update then see the same observation transform, so the KL that drives
+        # the adaptive learning rate measures the policy change alone.
+        self.actor.update_normalization(self.storage.obs.flatten(0, 1))
+        self.critic.update_normalization(self.storage.critic_obs.flatten(0, 1))
 
     def set_learning_rate(self, learning_rate: float) -> None:
         self.learning_rate = learning_rate

@@ -89,6 +89,8 @@ class OnPolicyRunner(BaseRunner):
         self._episode_rewards: deque[float] = deque(maxlen=100)
         self._episode_lengths: deque[float] = deque(maxlen=100)
         self._learn_started = time.time()
+        self._reward_sum: torch.Tensor | None = None
+        self._episode_length: torch.Tensor | None = None
 
     # rsl_rl names
     @property
@@ -142,8 +144,11 @@ class OnPolicyRunner(BaseRunner):
         end = start + num_learning_iterations
         self._learn_started = time.time()
         steps_per_iteration = self.num_steps_per_env * self.env.num_envs
-        reward_sum = torch.zeros(self.env.num_envs, device=self.device)
-        episode_length = torch.zeros(self.env.num_envs, device=self.device)
+        # Running episode sums live on the runner: a later learn() call continues the same episodes.
+        if self._reward_sum is None:
+            self._reward_sum = torch.zeros(self.env.num_envs, device=self.device)
+            self._episode_length = torch.zeros(self.env.num_envs, device=self.device)
+        reward_sum, episode_length = self._reward_sum, self._episode_length
         stats: dict[str, float] = {}
         for it in range(start, end):
             self._fire("pre_iteration")

@@ -1,0 +1,136 @@
+"""Train go1_flat from scratch and report progress as JSON lines.
+
+Every ``--eval-every`` iterations it prints one line with the training wall-clock (evaluation time
+excluded), env steps, end-to-end training steps/s, the latest episode statistics and the standard
+evaluation (velocity_rmsd, yaw_rate_rmsd, cost_of_transport, fall_rate). The first line holds the
+env-only throughput at the same number of envs (random actions, resets included), so the training
+throughput can be read as a fraction of it. Stops after ``--minutes`` of training wall-clock or
+``--max-iterations``, whichever comes first, and saves the final checkpoint in the run directory.
+
+    python bench/train_go1.py [--minutes 15] [--num-envs 1024] [--eval-every 50] \
+        [--set train.learning_rate=5e-4 env.rewards.weights.feet_air_time=0.5]
+
+Targets (issue 3, 2-core CPU): velocity_rmsd <= 0.25 m/s and fall_rate <= 0.02 within 15 minutes;
+training steps/s >= 0.6 x env-only steps/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+
+import torch
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from legged_train.checkpoint import set_seed  # noqa: E402
+from legged_train.config import apply_overrides, parse_override_strings  # noqa: E402
+from legged_train.evaluation import standard_evaluation  # noqa: E402
+from legged_train.runners.on_policy_runner import OnPolicyRunner  # noqa: E402
+from tasks import get_task  # noqa: E402
+
+
+def env_only_throughput(env, steps: int = 40) -> float:
+    """Policy steps/s of the env alone, with actions like an untrained policy's (falls and resets included)."""
+    generator = torch.Generator().manual_seed(0)
+    actions = [torch.randn(env.num_envs, env.num_actions, generator=generator) for _ in range(steps)]
+    with torch.inference_mode():
+        for a in actions[:5]:  # warm-up
+            env.step(a)
+        start = time.perf_counter()
+        for a in actions:
+            env.step(a)
+        rate = env.num_envs * steps / (time.perf_counter() - start)
+        env.reset()
+    return rate
+
+
+def emit(record: dict) -> None:
+    print(json.dumps(record), flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--task", default="go1_flat")
+    parser.add_argument("--num-envs", type=int, help="default: the task's")
+    parser.add_argument("--minutes", type=float, default=15.0, help="training wall-clock budget")
+    parser.add_argument("--max-iterations", type=int, default=100_000)
+    parser.add_argument("--eval-every", type=int, default=50, help="iterations between standard evaluations")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--torch-threads", type=int, help="torch threads for acting/learning (train.torch_threads)")
+    parser.add_argument("--log-root", default=os.path.join(ROOT, "logs"))
+    parser.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
+                        help="env.<field>=... or train.<field>=... as in train.py")
+    args = parser.parse_args()
+
+    task = get_task(args.task)
+    env_cfg, train_cfg = task.env_cfg, task.train_cfg
+    env_overrides, train_overrides = {"seed": args.seed}, {"seed": args.seed, "log_interval": args.eval_every}
+    if args.num_envs is not None:
+        env_overrides["num_envs"] = args.num_envs
+    if args.torch_threads is not None:
+        train_overrides["torch_threads"] = args.torch_threads
+    for key, value in parse_override_strings(args.set).items():
+        section, _, path = key.partition(".")
+        if section not in ("env", "train") or not path:
+            parser.error(f"--set {key}=...: keys start with 'env.' or 'train.'")
+        (env_overrides if section == "env" else train_overrides)[path] = value
+    apply_overrides(env_cfg, env_overrides)
+    apply_overrides(train_cfg, train_overrides)
+
+    set_seed(args.seed)
+    env = task.make_env(env_cfg, "cpu")
+    run_dir = os.path.join(args.log_root, f"{task.name}_bench", time.strftime("%Y-%m-%d_%H-%M-%S"))
+    runner = OnPolicyRunner(env, cfg=train_cfg, log_dir=run_dir, device="cpu")
+    runner.run_config.update({"task": task.name, "command": " ".join(sys.argv)})
+
+    env_rate = env_only_throughput(env)
+    emit({
+        "event": "start",
+        "task": task.name,
+        "num_envs": env.num_envs,
+        "steps_per_iteration": env.num_envs * train_cfg.num_steps_per_env,
+        "env_only_steps_per_s": round(env_rate),
+        "torch_threads": torch.get_num_threads() if train_cfg.torch_threads == 0 else train_cfg.torch_threads,
+        "cpu": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "run_dir": run_dir,
+    })
+
+    budget_s = args.minutes * 60.0
+    train_seconds = 0.0
+    bench_started = time.time()
+    last_stats: dict[str, float] = {}
+    while runner.iteration < args.max_iterations and train_seconds < budget_s:
+        chunk = min(args.eval_every, args.max_iterations - runner.iteration)
+        started = time.time()
+        last_stats = runner.learn(num_learning_iterations=chunk)
+        train_seconds += time.time() - started
+        evaluation = standard_evaluation(env, runner.get_inference_policy())
+        runner.train_mode()
+        emit({
+            "event": "progress",
+            "iteration": runner.iteration,
+            "train_wall_clock_s": round(train_seconds, 1),
+            "total_wall_clock_s": round(time.time() - bench_started, 1),
+            "env_steps": runner.total_timesteps,
+            "train_steps_per_s": round(runner.total_timesteps / train_seconds),
+            "train_vs_env_only": round(runner.total_timesteps / train_seconds / env_rate, 3),
+            "episode_mean_reward": last_stats.get("episode/mean_reward"),
+            "episode_mean_length": last_stats.get("episode/mean_length"),
+            "learning_rate": last_stats.get("train/learning_rate"),
+            "action_std": last_stats.get("train/action_std"),
+            **{name: round(value, 4) for name, value in evaluation.items()},
+        })
+    final = os.path.join(run_dir, f"model_{runner.iteration}.pt")  # learn() saves at the end of each call
+    runner.close()
+    emit({"event": "done", "iteration": runner.iteration, "train_wall_clock_s": round(train_seconds, 1), "checkpoint": final})
+
+
+if __name__ == "__main__":
+    main()
