@@ -198,7 +198,8 @@ class BaseRunner:
                     f"{type(self.env).__name__} has no make_eval_env(); pass eval_env= to the runner so "
                     "evaluation never disturbs the training env"
                 )
-            self.eval_env = make_eval_env()
+            # No more envs than episodes asked for: a 1024-env eval of 10 episodes would waste 99% of its work.
+            self.eval_env = make_eval_env(num_envs=max(1, min(self.env.num_envs, self.cfg.eval_episodes)))
         return self.eval_env
 
     def should_eval(self, iteration: int) -> bool:

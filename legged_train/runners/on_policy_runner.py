@@ -286,14 +286,20 @@ class OnPolicyRunner(BaseRunner):
             f"  losses: policy {stats['train/policy_loss']:.4f}  value {stats['train/value_loss']:.4f}"
             f"  entropy {stats['train/entropy']:.3f}  kl {stats['train/approx_kl']:.4f}  lr {stats['train/learning_rate']:.2e}"
         )
-        velocity = [
-            f"{key.split('/', 1)[1]} {value:.3f}"
+        # Tracking quality first: the standard evaluation when it ran, and any error the env logs.
+        tracking = [
+            f"{key} {value:.3f}"
             for key, value in stats.items()
-            if key.startswith("eval/") and ("rmsd" in key or "fall" in key or "transport" in key)
+            if (key.startswith("eval/") and any(w in key for w in ("rmsd", "fall", "transport")))
+            or (key.startswith("episode/") and "error" in key)
         ]
-        if velocity:
-            lines.append("  eval: " + "  ".join(velocity))
-        terms = [f"{key[8:]} {value:.3f}" for key, value in stats.items() if key.startswith("episode/") and "mean_" not in key]
+        if tracking:
+            lines.append("  tracking: " + "  ".join(tracking))
+        terms = [
+            f"{key[8:]} {value:.3f}"
+            for key, value in stats.items()
+            if key.startswith("episode/") and "mean_" not in key and "error" not in key
+        ]
         for i in range(0, min(len(terms), 12), 3):  # at most 4 lines of terms: one screen
             lines.append("  " + "   ".join(terms[i : i + 3]))
         print_block(lines)
