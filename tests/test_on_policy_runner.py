@@ -86,6 +86,8 @@ def test_rsl_rl_style_trains_two_iterations(tmp_path):
         out = runner.rollout_step(obs, extras["observations"]["critic"])
     assert len(out) == 5
     runner.alg.storage.clear()
+    saved = runner.save(str(tmp_path / "rsl.pt"), infos={"note": "hello"})
+    assert runner.load(saved)["infos"] == {"note": "hello"}
     policy = runner.get_inference_policy(device="cpu")
     assert not runner.alg.actor.training
     assert policy(obs).shape == (8, env.num_actions)

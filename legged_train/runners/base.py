@@ -132,8 +132,11 @@ class BaseRunner:
     def _load_state_dict(self, state: dict, load_optimizer: bool) -> None:
         raise NotImplementedError
 
-    def save_checkpoint(self, path: str) -> str:
-        """Write a full checkpoint atomically; a relative path goes under ``save_dir``."""
+    def save_checkpoint(self, path: str, infos: dict | None = None) -> str:
+        """Write a full checkpoint atomically; a file name without a folder goes under ``save_dir``.
+
+        ``infos`` (any picklable dict) is stored as ``checkpoint["infos"]``.
+        """
         if not os.path.isabs(path) and self.save_dir is not None and os.path.dirname(path) == "":
             path = os.path.join(self.save_dir, path)
         checkpoint = {
@@ -145,6 +148,8 @@ class BaseRunner:
             "rng_state": capture_rng_state(),
             **self._state_dict(),
         }
+        if infos is not None:
+            checkpoint["infos"] = infos
         atomic_torch_save(checkpoint, path)
         return path
 
@@ -184,6 +189,13 @@ class BaseRunner:
         if "rng_state" in checkpoint:
             restore_rng_state(checkpoint["rng_state"])
         return checkpoint
+
+    # rsl_rl names for the same two operations.
+    def save(self, path: str, infos: dict | None = None) -> str:
+        return self.save_checkpoint(path, infos=infos)
+
+    def load(self, path: str, load_optimizer: bool = True, map_location: Any = None, ckpt_manipulator=None) -> dict:
+        return self.load_checkpoint(path, load_optimizer, map_location, ckpt_manipulator)
 
     # ------------------------------------------------------------------------------- evaluation
     def _act_deterministic(self, obs: torch.Tensor) -> torch.Tensor:
