@@ -8,8 +8,7 @@ runners, with the same ``extras`` the legged env produces:
 - ``final_observation`` (N, num_obs): the last observation of the envs that finished this step
   (before their reset), zeros on the other rows;
 - ``episode``: on steps where some env finished, ``{"returns": (k,), "lengths": (k,)}`` for the
-  k episodes that ended, in env order;
-- ``log``: on the same steps, the mean return and length of those episodes as scalar tensors.
+  k episodes that ended, in env order (Gymnasium envs have no reward terms, so no ``log``).
 
 Actions: Discrete spaces take integer actions of shape (N,) (or (N, 1)); Box spaces take float
 actions of shape (N, *shape), clipped to the space bounds before they reach the env, so an
@@ -148,10 +147,6 @@ class GymVecEnv(VecEnv):
             returns = self._episode_returns[dones].clone()
             lengths = self._episode_lengths[dones].clone()
             extras["episode"] = {"returns": returns, "lengths": lengths}
-            extras["log"] = {
-                "episode_return": returns.mean(),
-                "episode_length": lengths.float().mean(),
-            }
             self._episode_returns[dones] = 0.0
             self._episode_lengths[dones] = 0
         extras["final_observation"] = final_observation

@@ -75,7 +75,7 @@ def test_termination_fills_only_the_finished_rows():
     torch.testing.assert_close(extras["final_observation"][0], torch.as_tensor(expected_obs[-1]))
     assert torch.equal(extras["final_observation"][1], torch.zeros(4))
     assert extras["episode"]["lengths"].tolist() == [fall_step + 1]
-    assert "episode_return" in extras["log"]
+    assert "log" not in extras
 
 
 def test_box_actions_are_clipped_to_the_bounds():

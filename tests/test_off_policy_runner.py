@@ -52,7 +52,7 @@ def scalar_tags(log_dir: str) -> set[str]:
 
 def test_dqn_trains_on_cartpole_and_logs_the_spec_names(tmp_path):
     env = make_gym_vec_env("CartPole-v1", num_envs=2, seed=0)
-    runner = OffPolicyRunner(env=env, cfg=dqn_cfg(extra_log_keys=["time_outs", "log"]), q_network_class=MLPQNetwork,
+    runner = OffPolicyRunner(env=env, cfg=dqn_cfg(extra_log_keys=["time_outs", "episode"]), q_network_class=MLPQNetwork,
                              device=torch.device("cpu"), log_dir=str(tmp_path), verbose=False)
     before = [p.clone() for p in runner.algorithm.q_network.parameters()]
     stats = runner.learn(total_timesteps=400)
@@ -66,7 +66,7 @@ def test_dqn_trains_on_cartpole_and_logs_the_spec_names(tmp_path):
         assert math.isfinite(stats[key]), key
     tags = scalar_tags(str(tmp_path))
     assert set(DQN_KEYS + EPISODE_KEYS) <= tags
-    assert "extra/time_outs" in tags and "extra/log/episode_return" in tags
+    assert "extra/time_outs" in tags and "extra/episode/returns" in tags
     assert os.path.isfile(tmp_path / "config.yaml") and os.path.isdir(tmp_path / "git")
     assert os.path.isfile(tmp_path / "model_200.pt")
 
@@ -93,6 +93,7 @@ def test_sac_on_a_vec_env_with_a_privileged_critic_group():
     runner.learn(total_timesteps=160)
     # 20 vector steps; training from timestep 40 on every 2nd iteration: iterations 6, 8, ..., 20.
     assert runner.algorithm.num_updates == 8 * 3
+    assert "episode/rew_progress" in runner.learn(total_timesteps=400)
     stats = runner.eval(num_episodes=4)
     assert set(stats) >= {"eval/mean_reward", "eval/std_reward", "eval/min_reward", "eval/max_reward"}
 
@@ -211,7 +212,8 @@ def test_train_py_runs_the_registered_off_policy_tasks(tmp_path):
     for task in ("cartpole_dqn", "pendulum_sac"):
         code = train.main([
             "--task", task, "--total-timesteps", "60", "--log-root", str(tmp_path),
-            "--set", "train.learning_starts=20", "train.batch_size=16", "train.log_interval=10",
+            "--set", "train.learning_starts=20", "train.batch_size=16", "train.log_interval=10", "train.train_freq=1",
+            "train.gradient_steps=1",
         ])
         assert code == 0
         (run_dir,) = glob.glob(str(tmp_path / task / "*"))

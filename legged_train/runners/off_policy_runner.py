@@ -139,6 +139,7 @@ class OffPolicyRunner(BaseRunner):
         self.replay_buffer.add(obs, actions, rewards, true_next_obs, terminated)
         self.total_timesteps += self.env.num_envs
         self._track_episodes(rewards, dones)
+        window.add_extras(episode_log(extras))
         window.add_extras(flatten_extras(extras, self.cfg.extra_log_keys))
         return next_obs
 
@@ -236,6 +237,15 @@ class OffPolicyRunner(BaseRunner):
         return lambda obs: policy(obs).to(device)
 
 
+def episode_log(extras: dict) -> dict[str, float]:
+    """The env's per-episode figures (``extras["log"]``: reward-term sums...) as ``episode/<name>``,
+    named as the on-policy runner names them."""
+    return {
+        f"episode/{str(name).strip('/')}": torch.as_tensor(value, dtype=torch.float32).mean().item()
+        for name, value in extras.get("log", {}).items()
+    }
+
+
 class _LogWindow:
     """Accumulates what happened since the last log line: update stats, extras and throughput."""
 
@@ -266,5 +276,6 @@ class _LogWindow:
             stats["episode/mean_length"] = sum(runner.recent_lengths) / len(runner.recent_lengths)
         elapsed = max(time.perf_counter() - self.start_time, 1e-9)
         stats["perf/fps"] = (runner.total_timesteps - self.start_timesteps) / elapsed
+        stats["perf/total_timesteps"] = float(runner.total_timesteps)
         stats.update({name: value / self.extra_counts[name] for name, value in self.extra_sums.items()})
         return stats
