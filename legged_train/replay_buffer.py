@@ -45,7 +45,7 @@ def next_observations_from_step(obs: dict[str, torch.Tensor], dones: torch.Tenso
         key = "final_observation" if name == "policy" else f"final_{name}_observation"
         if key not in extras:
             raise KeyError(f"next_observations_from_step: extras lack {key!r}, needed for the {name!r} group")
-        final = extras[key].to(value.dtype).view_as(value)
+        final = extras[key].to(value.device, value.dtype).view_as(value)
         finished = dones.view(-1, *([1] * (value.dim() - 1)))
         next_obs[name] = torch.where(finished, final, value)
     return next_obs

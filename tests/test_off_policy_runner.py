@@ -220,3 +220,17 @@ def test_train_py_runs_the_registered_off_policy_tasks(tmp_path):
         assert os.path.isfile(os.path.join(run_dir, "config.yaml"))
         assert os.path.isfile(os.path.join(run_dir, "model_60.pt"))
         assert "train/q_loss" in scalar_tags(run_dir)
+
+
+class NaNRewardEnv(PointMassEnv):
+    def step(self, actions):
+        obs, rewards, dones, extras = super().step(actions)
+        return obs, rewards * float("nan"), dones, extras
+
+
+def test_non_finite_rewards_stop_training_with_a_named_error():
+    from legged_train.runners.base import NonFiniteError
+
+    runner = OffPolicyRunner(env=NaNRewardEnv(num_envs=2), cfg=sac_cfg(), verbose=False)
+    with pytest.raises(NonFiniteError, match="env rewards"):
+        runner.learn(total_timesteps=10)

@@ -24,7 +24,7 @@ from legged_train.algorithms.dqn import DQN, DQNConfig, MLPQNetwork
 from legged_train.algorithms.sac import SAC, MLPQCritic, SACConfig, SquashedGaussianActor
 from legged_train.logger import flatten_extras
 from legged_train.replay_buffer import ReplayBuffer, next_observations_from_step
-from legged_train.runners.base import BaseRunner, NonFiniteError, print_block
+from legged_train.runners.base import BaseRunner, NonFiniteError, check_finite, print_block
 
 # Finished episodes averaged into episode/mean_reward and episode/mean_length.
 EPISODE_WINDOW = 100
@@ -108,15 +108,18 @@ class OffPolicyRunner(BaseRunner):
                 window.add_update(update_stats)
                 self._fire("post_update", update_stats)
 
-            stats = window.summary(self)
-            if self.iteration % cfg.log_interval == 0 or self.total_timesteps >= end:
+            log_now = self.iteration % cfg.log_interval == 0 or self.total_timesteps >= end
+            eval_now = self.should_eval(self.iteration - 1)
+            # The summary costs more than a CartPole step: build it only when someone reads it.
+            if log_now or eval_now or self._callbacks["post_iteration"]:
+                stats = window.summary(self)
+            if log_now:
                 self._log(stats)
                 window = _LogWindow(self.total_timesteps)
-            if self.should_eval(self.iteration - 1):
+            if eval_now:
                 eval_stats = self.eval()
                 self.log_scalars(eval_stats, self.total_timesteps)
                 stats.update(eval_stats)
-                self.train_mode()
             if self.save_dir is not None and self.iteration % cfg.save_interval == 0:
                 self.save_checkpoint(f"model_{self.iteration}.pt")
             self._fire("post_iteration", stats)
@@ -130,8 +133,9 @@ class OffPolicyRunner(BaseRunner):
     def _collect_step(self, obs: dict[str, torch.Tensor], window: "_LogWindow") -> dict[str, torch.Tensor]:
         """One vector env step, stored in the replay buffer; returns the next observations."""
         actions = self.algorithm.act(obs, self.total_timesteps)
-        _, rewards, dones, extras = self.env.step(actions)
+        _, rewards, dones, extras = self.env.step(actions.to(self.env.device))
         rewards, dones = rewards.to(self.device), dones.to(self.device)
+        check_finite(rewards, "env rewards")
         next_obs = self._observation_groups(extras)
         # Finished envs were already reset: their successor state is the final observation.
         true_next_obs = next_observations_from_step(next_obs, dones, extras)
@@ -161,7 +165,10 @@ class OffPolicyRunner(BaseRunner):
 
     def _observation_groups(self, extras: dict) -> dict[str, torch.Tensor]:
         groups = extras["observations"]
-        return {name: groups[name].to(self.device) for name in self.algorithm.obs_spec()}
+        obs = {name: groups[name].to(self.device) for name in self.algorithm.obs_spec()}
+        for name, value in obs.items():
+            check_finite(value, f"env observations (group {name!r})")
+        return obs
 
     def _track_episodes(self, rewards: torch.Tensor, dones: torch.Tensor) -> None:
         self._episode_returns += rewards
