@@ -10,7 +10,7 @@ runners, with the same ``extras`` the legged env produces:
 - ``episode``: on steps where some env finished, ``{"returns": (k,), "lengths": (k,)}`` for the
   k episodes that ended, in env order (Gymnasium envs have no reward terms, so no ``log``).
 
-Actions: Discrete spaces take integer actions of shape (N,) (or (N, 1)); Box spaces take float
+Actions: Discrete spaces take action indices 0..n-1 of shape (N,) (or (N, 1)); Box spaces take float
 actions of shape (N, *shape), clipped to the space bounds before they reach the env, so an
 unbounded policy output never makes a physics env blow up.
 """
@@ -110,7 +110,8 @@ class GymVecEnv(VecEnv):
                 )
             if actions.is_floating_point():
                 actions = actions.round()
-            return actions.to("cpu", torch.int64).numpy()
+            # Agents pick indices 0..n-1; a Discrete(n, start=s) space numbers its actions from s.
+            return actions.to("cpu", torch.int64).numpy() + int(self.action_space.start)
         actions = actions.to(self.device, torch.float32).reshape(self.num_envs, *self.action_shape)
         actions = torch.clamp(actions, self.action_low, self.action_high)
         return actions.cpu().numpy().astype(self.action_space.dtype, copy=False)

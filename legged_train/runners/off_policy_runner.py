@@ -80,6 +80,11 @@ class OffPolicyRunner(BaseRunner):
         self.recent_returns: deque[float] = deque(maxlen=EPISODE_WINDOW)
         self.recent_lengths: deque[int] = deque(maxlen=EPISODE_WINDOW)
 
+    @property
+    def alg(self) -> DQN | SAC:
+        """The algorithm, under the name OnPolicyRunner (and rsl_rl) use."""
+        return self.algorithm
+
     # --------------------------------------------------------------------------------- the loop
     def learn(self, total_timesteps: int | None = None) -> dict[str, float]:
         """Collect ``total_timesteps`` more env timesteps (default ``cfg.total_timesteps``), training as
