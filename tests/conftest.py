@@ -4,4 +4,4 @@ import os
 os.environ.setdefault("MUJOCO_GL", "egl")
 # wandb / SwanLab never reach a server from the tests.
 os.environ.setdefault("WANDB_MODE", "offline")
-os.environ.setdefault("SWANLAB_MODE", "local")
+os.environ.setdefault("SWANLAB_MODE", "offline")
