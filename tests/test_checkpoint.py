@@ -6,7 +6,6 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from legged_train.algorithms.ppo import PPOConfig
 from legged_train.checkpoint import (
     SCHEMA_VERSION,
     CheckpointError,
@@ -17,22 +16,7 @@ from legged_train.checkpoint import (
     restore_rng_state,
 )
 from legged_train.runners.on_policy_runner import OnPolicyRunner
-from toy_envs import PointMassEnv
-
-SMALL_NETS = {"hidden_dims": [16, 16], "activation": "elu"}
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
-def small_cfg(**overrides) -> PPOConfig:
-    settings = {"num_steps_per_env": 8, "actor_cfg": dict(SMALL_NETS), "critic_cfg": dict(SMALL_NETS), **overrides}
-    return PPOConfig(**settings)
+from toy_envs import PointMassEnv, small_cfg
 
 
 def test_save_load_round_trip_reproduces_actions_bit_for_bit(tmp_path):

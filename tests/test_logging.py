@@ -7,13 +7,11 @@ import torch
 import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from legged_train.algorithms.ppo import PPOConfig
 from legged_train.config import apply_overrides, config_to_dict, parse_override_strings
 from legged_train.logger import Logger, flatten_extras
 from legged_train.runners.on_policy_runner import OnPolicyRunner
-from toy_envs import PointMassEnv
+from toy_envs import PointMassEnv, small_cfg
 
-SMALL_NETS = {"hidden_dims": [16, 16], "activation": "elu"}
 
 SPEC_METRICS = [
     "train/policy_loss",
@@ -29,19 +27,6 @@ SPEC_METRICS = [
     "perf/collection_time",
     "perf/learning_time",
 ]
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
-def small_cfg(**overrides) -> PPOConfig:
-    settings = {"num_steps_per_env": 8, "actor_cfg": dict(SMALL_NETS), "critic_cfg": dict(SMALL_NETS), **overrides}
-    return PPOConfig(**settings)
 
 
 def read_scalar_tags(log_dir) -> set[str]:

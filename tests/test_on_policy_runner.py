@@ -5,26 +5,11 @@ import os
 import pytest
 import torch
 
-from legged_train.algorithms.ppo import PPO, PPOConfig
+from legged_train.algorithms.ppo import PPO
 from legged_train.networks import MLPActor, MLPCritic
 from legged_train.runners.base import NonFiniteError
 from legged_train.runners.on_policy_runner import OnPolicyRunner
-from toy_envs import PointMassEnv
-
-SMALL_NETS = {"hidden_dims": [16, 16], "activation": "elu"}
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
-def small_cfg(**overrides) -> PPOConfig:
-    settings = {"num_steps_per_env": 8, "actor_cfg": dict(SMALL_NETS), "critic_cfg": dict(SMALL_NETS), **overrides}
-    return PPOConfig(**settings)
+from toy_envs import PointMassEnv, small_cfg
 
 
 def test_keyword_style_trains_two_iterations(tmp_path):

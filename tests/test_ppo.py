@@ -15,23 +15,7 @@ from legged_train.algorithms.ppo import (
 )
 from legged_train.networks import EmpiricalNormalization, MLPActor
 from legged_train.storage import RolloutStorage, compute_gae
-from toy_envs import PointMassEnv
-
-SMALL_NETS = {"hidden_dims": [16, 16], "activation": "elu"}
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    # Tiny tensors: a second intra-op thread only adds synchronization on a shared 2-core machine.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
-def small_cfg(**overrides) -> PPOConfig:
-    settings = {"num_steps_per_env": 8, "actor_cfg": dict(SMALL_NETS), "critic_cfg": dict(SMALL_NETS), **overrides}
-    return PPOConfig(**settings)
+from toy_envs import PointMassEnv, small_cfg
 
 
 def test_gae_matches_hand_computation():

@@ -135,3 +135,14 @@ class PointMassEnv(VecEnv):
         if self.num_privileged_obs is not None:
             groups["critic"] = self._critic_obs(obs)
         return groups
+
+
+SMALL_NETS = {"hidden_dims": [16, 16], "activation": "elu"}
+
+
+def small_cfg(**overrides):
+    """A PPOConfig small enough to train on the toy envs in a blink."""
+    from legged_train.algorithms.ppo import PPOConfig
+
+    settings = {"num_steps_per_env": 8, "actor_cfg": dict(SMALL_NETS), "critic_cfg": dict(SMALL_NETS), **overrides}
+    return PPOConfig(**settings)
