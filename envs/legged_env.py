@@ -81,6 +81,8 @@ class LeggedVelocityEnv(VecEnv):
         self.action_scale = robot.action_scale
         self.base_body_id = model.body(robot.base_body).id
         self.foot_site_ids = tensor([model.site(f).id for f in robot.foot_names], torch.long)
+        # Trot: the first and last feet (FR, RL) step together, the middle two (FL, RR) half a cycle later.
+        self.foot_phase_offsets = tensor([0.0 if i in (0, len(robot.foot_names) - 1) else 0.5 for i in range(len(robot.foot_names))])
         self.foot_force_sensors = [foot_touch_sensor(f) for f in robot.foot_names]
         sensor_names = {model.sensor(i).name for i in range(model.nsensor)}
         self.undesired_sensors = [s for s in robot.undesired_contact_sites if s in sensor_names]

@@ -72,6 +72,14 @@ def feet_air_time(env: LeggedVelocityEnv) -> torch.Tensor:
     return reward * env.is_moving_command
 
 
+def gait_phase(env: LeggedVelocityEnv) -> torch.Tensor:
+    """Share of feet whose contact matches a trot on the gait clock (diagonal pairs alternate):
+    a dense hint of how to step. Zero for a standing command."""
+    desired_stance = torch.sin(2.0 * torch.pi * (env.gait_phase[:, None] + env.foot_phase_offsets)) < 0.0
+    match = (env.foot_contact == desired_stance).float().mean(dim=1)
+    return match * env.is_moving_command
+
+
 def foot_slip(env: LeggedVelocityEnv) -> torch.Tensor:
     """Planar speed^2 of feet that are on the ground."""
     return torch.sum(env.foot_contact * torch.sum(torch.square(env.foot_vel[:, :, :2]), dim=2), dim=1)
@@ -106,6 +114,7 @@ REWARD_TERMS: dict[str, Callable[[LeggedVelocityEnv], torch.Tensor]] = {
         action_rate,
         joint_pos_limits,
         feet_air_time,
+        gait_phase,
         foot_slip,
         undesired_contacts,
         stand_still,

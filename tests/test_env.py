@@ -181,6 +181,18 @@ def test_feet_air_time_rewards_the_swing_at_touchdown():
     assert rewards.feet_air_time(env)[0].item() == 0.0
 
 
+def test_gait_phase_rewards_a_trot_on_the_clock():
+    from envs import rewards
+
+    env = make_env(num_envs=3)
+    env.commands[:] = torch.tensor([[0.5, 0.0, 0.0], [0.5, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    env._update_state()
+    # A quarter cycle in: FR and RL are mid-swing, FL and RR mid-stance.
+    env.gait_phase[:] = 0.25
+    env.foot_contact = torch.tensor([[False, True, True, False], [True, True, True, True], [False, True, True, False]])
+    assert rewards.gait_phase(env).tolist() == pytest.approx([1.0, 0.5, 0.0])
+
+
 def test_total_reward_is_the_weighted_sum_scaled_by_dt():
     from envs import rewards
 
