@@ -16,13 +16,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from legged_train.algorithms.off_policy_common import (
-    ACTIVATIONS,
     OffPolicyConfig,
     action_space_of,
     describe_space,
-    mlp,
+    hidden_layers,
     soft_update,
 )
+from legged_train.networks import make_mlp
 from legged_train.replay_buffer import ReplayBatch
 
 
@@ -87,12 +87,10 @@ class MLPQNetwork(nn.Module):
         super().__init__()
         self.dueling = dueling
         if not dueling:
-            self.q = mlp(num_obs, hidden_dims, num_actions, activation)
+            self.q = make_mlp(num_obs, list(hidden_dims), num_actions, activation)
             return
-        if len(hidden_dims) == 0:
-            raise ValueError("MLPQNetwork: dueling=True needs at least one hidden layer (hidden_dims is empty)")
         # A shared torso, then separate state-value and advantage streams.
-        self.torso = nn.Sequential(mlp(num_obs, hidden_dims[:-1], hidden_dims[-1], activation), ACTIVATIONS[activation]())
+        self.torso = hidden_layers(num_obs, hidden_dims, activation)
         self.value = nn.Linear(hidden_dims[-1], 1)
         self.advantage = nn.Linear(hidden_dims[-1], num_actions)
 

@@ -1,4 +1,4 @@
-"""What DQN and SAC share: the off-policy config fields, the env's action space, an MLP builder."""
+"""What DQN and SAC share: the off-policy config fields, the env's action space, a multi-head torso."""
 
 from __future__ import annotations
 
@@ -10,9 +10,7 @@ import torch
 from torch import nn
 
 from legged_train.config import RunnerConfig
-
-ACTIVATIONS = {"relu": nn.ReLU, "elu": nn.ELU, "tanh": nn.Tanh, "gelu": nn.GELU, "silu": nn.SiLU, "leaky_relu": nn.LeakyReLU}
-
+from legged_train.networks import make_activation
 
 def action_space_of(env) -> gym.Space:
     """The env's single-env action space.
@@ -35,16 +33,14 @@ def describe_space(space: gym.Space) -> str:
     return repr(space)
 
 
-def mlp(in_dim: int, hidden_dims: list[int] | tuple[int, ...], out_dim: int, activation: str = "relu") -> nn.Sequential:
-    """in -> [Linear, activation] * len(hidden_dims) -> Linear(out)."""
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"activation={activation!r} is not supported; allowed: {sorted(ACTIVATIONS)}")
+def hidden_layers(in_dim: int, hidden_dims: list[int] | tuple[int, ...], activation: str) -> nn.Sequential:
+    """[Linear, activation] per hidden width: a torso for networks with several heads."""
+    if not hidden_dims or any(int(h) < 1 for h in hidden_dims):
+        raise ValueError(f"hidden_dims={list(hidden_dims)!r} must be a non-empty list of positive ints")
     layers: list[nn.Module] = []
-    last = in_dim
     for width in hidden_dims:
-        layers += [nn.Linear(last, int(width)), ACTIVATIONS[activation]()]
-        last = int(width)
-    layers.append(nn.Linear(last, out_dim))
+        layers += [nn.Linear(in_dim, int(width)), make_activation(activation)]
+        in_dim = int(width)
     return nn.Sequential(*layers)
 
 

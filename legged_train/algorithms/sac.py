@@ -24,13 +24,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from legged_train.algorithms.off_policy_common import (
-    ACTIVATIONS,
     OffPolicyConfig,
     action_space_of,
     describe_space,
-    mlp,
+    hidden_layers,
     soft_update,
 )
+from legged_train.networks import make_mlp
 from legged_train.replay_buffer import ReplayBatch
 
 
@@ -97,9 +97,7 @@ class SquashedGaussianActor(nn.Module):
         activation: str = "relu",
     ):
         super().__init__()
-        if len(hidden_dims) == 0:
-            raise ValueError("SquashedGaussianActor: hidden_dims is empty; give at least one hidden layer")
-        self.torso = nn.Sequential(mlp(num_obs, hidden_dims[:-1], hidden_dims[-1], activation), ACTIVATIONS[activation]())
+        self.torso = hidden_layers(num_obs, hidden_dims, activation)
         self.mean = nn.Linear(hidden_dims[-1], num_actions)
         self.log_std = nn.Linear(hidden_dims[-1], num_actions)
 
@@ -126,7 +124,7 @@ class MLPQCritic(nn.Module):
         activation: str = "relu",
     ):
         super().__init__()
-        self.q = mlp(num_obs + num_actions, hidden_dims, 1, activation)
+        self.q = make_mlp(num_obs + num_actions, list(hidden_dims), 1, activation)
 
     def forward(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         return self.q(torch.cat([obs, actions], dim=-1)).squeeze(-1)
