@@ -61,7 +61,7 @@ def test_api_shapes_and_dtypes_of_every_group():
     for name, width in (("policy", env.num_obs), ("critic", env.num_privileged_obs)):
         assert groups[name].shape == (6, width) and groups[name].dtype == torch.float32
         assert sum(w for _, w in layout[name]) == width
-    assert env.num_obs == 3 + 3 + 12 * 3 + 3
+    assert env.num_obs == 3 + 3 + 12 * 3 + 3 + 2  # with the gait clock (the default)
     obs, rew, dones, extras = env.step(torch.zeros(6, 12))
     assert obs.shape == (6, env.num_obs) and obs.dtype == torch.float32
     assert rew.shape == (6,) and rew.dtype == torch.float32
@@ -75,9 +75,14 @@ def test_api_shapes_and_dtypes_of_every_group():
 
 
 def test_gait_clock_adds_two_policy_columns():
-    env = make_env(gait_clock=True)
-    assert env.num_obs == 47
-    assert env.observation_layout()["policy"][-1] == ("gait_clock", 2)
+    with_clock, without = make_env(gait_clock=True), make_env(gait_clock=False)
+    assert (with_clock.num_obs, without.num_obs) == (47, 45)
+    assert with_clock.observation_layout()["policy"][-1] == ("gait_clock", 2)
+    for _ in range(3):
+        obs, *_ = with_clock.step(torch.zeros(4, 12))
+    angle = 2 * math.pi * with_clock.gait_phase
+    clock = torch.stack((torch.sin(angle), torch.cos(angle)), dim=1) * with_clock.is_moving_command[:, None]
+    assert torch.allclose(obs[:, -2:], clock, atol=1e-6)  # the clock is hidden while standing
 
 
 def test_critic_group_is_the_clean_policy_group_plus_privileged_state():
@@ -86,8 +91,8 @@ def test_critic_group_is_the_clean_policy_group_plus_privileged_state():
     critic = extras["observations"]["critic"]
     # Noise makes them differ on the noisy blocks; the command block is never noisy.
     assert not torch.allclose(obs[:, :30], critic[:, :30])
-    assert torch.equal(obs[:, 42:45], critic[:, 42:45])
-    assert torch.equal(critic[:, 45:48], env.base_lin_vel)
+    assert torch.equal(obs[:, 42:], critic[:, 42 : env.num_obs])  # command and clock
+    assert torch.equal(critic[:, env.num_obs : env.num_obs + 3], env.base_lin_vel)
 
 
 # -------------------------------------------------------------------------------------- rewards
@@ -409,7 +414,7 @@ def test_a_users_own_mjcf_runs_through_the_same_env():
     assert {"imu_gyro", "imu_vel", "imu_up", "FR_foot_touch"} <= {model.sensor(i).name for i in range(model.nsensor)}
     for _ in range(50):
         obs, rew, dones, extras = env.step(torch.zeros(4, 12))
-    assert obs.shape == (4, 45) and torch.isfinite(obs).all()
+    assert obs.shape == (4, 47) and torch.isfinite(obs).all()
     # It stands on its own, shorter legs: feet on the floor, lower than the Go1.
     assert torch.all(env.foot_force > 1.0)
     assert torch.all((env.base_pos[:, 2] > 0.15) & (env.base_pos[:, 2] < 0.25))
