@@ -227,13 +227,13 @@ def main(argv: list[str] | None = None) -> int:
     from legged_train.config import resolve_device
     from legged_train.runners.on_policy_runner import OnPolicyRunner
     from tasks import get_task
+    from train import experiment_name_of
 
     if args.video_fps <= 0:
         build_parser().error(f"--video-fps={args.video_fps} must be > 0")
     try:
         task = get_task(args.task)
-        default_experiment = task.train_cfg.experiment_name
-        experiment = args.experiment_name or (default_experiment if default_experiment not in ("", "default") else task.name)
+        experiment = args.experiment_name or experiment_name_of(task.name, task.train_cfg)
         checkpoint_path = find_checkpoint(os.path.join(args.log_root, experiment), args.load_run, args.checkpoint)
     except (KeyError, CheckpointError) as err:
         build_parser().error(str(err))

@@ -18,7 +18,7 @@ import os
 import sys
 import time
 
-from legged_train.config import RunnerConfig, apply_overrides, config_to_dict, parse_override_strings
+from legged_train.config import RunnerConfig, apply_overrides, config_to_dict, split_env_train_overrides
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 
@@ -75,21 +75,20 @@ def resolve_configs(task, args: argparse.Namespace):
     if args.logger is not None:
         backends = [b.strip() for b in args.logger.split(",") if b.strip()]
         train_overrides["logger_backend"] = backends[0] if len(backends) == 1 else backends
-    for key, value in parse_override_strings(args.set).items():
-        section, _, path = key.partition(".")
-        if section == "env" and path:
-            env_overrides[path] = value
-        elif section == "train" and path:
-            train_overrides[path] = value
-        else:
-            raise ValueError(f"--set {key}=...: keys start with 'env.' or 'train.' (e.g. env.num_envs=512)")
+    env_set, train_set = split_env_train_overrides(args.set)
+    env_overrides.update(env_set)
+    train_overrides.update(train_set)
     apply_overrides(env_cfg, env_overrides)
     apply_overrides(train_cfg, train_overrides)
-    if train_cfg.experiment_name in ("", "default"):
-        train_cfg.experiment_name = task.name
+    train_cfg.experiment_name = experiment_name_of(task.name, train_cfg)
     if hasattr(env_cfg, "seed") and "seed" not in env_overrides:
         env_cfg.seed = train_cfg.seed  # one --seed / train.seed drives both
     return env_cfg, train_cfg
+
+
+def experiment_name_of(task_name: str, train_cfg: RunnerConfig) -> str:
+    """The folder under the log root: the config's experiment_name, or the task's name when left at the default."""
+    return task_name if train_cfg.experiment_name in ("", "default") else train_cfg.experiment_name
 
 
 def make_run_dir(log_root: str, experiment_name: str, run_name: str) -> str:
@@ -106,17 +105,15 @@ def make_run_dir(log_root: str, experiment_name: str, run_name: str) -> str:
 
 def make_runner(env, train_cfg, run_dir: str, device):
     """Pick the runner from the training config's type."""
+    from legged_train.algorithms.dqn import DQNConfig
     from legged_train.algorithms.ppo import PPOConfig
+    from legged_train.algorithms.sac import SACConfig
 
     if isinstance(train_cfg, PPOConfig):
         from legged_train.runners.on_policy_runner import OnPolicyRunner
 
         return OnPolicyRunner(env, cfg=train_cfg, log_dir=run_dir, device=device)
-    off_policy = []
-    for module, name in (("legged_train.algorithms.dqn", "DQNConfig"), ("legged_train.algorithms.sac", "SACConfig")):
-        config_class = getattr(__import__(module, fromlist=[name]), name)
-        off_policy.append(config_class)
-    if isinstance(train_cfg, tuple(off_policy)):
+    if isinstance(train_cfg, (DQNConfig, SACConfig)):
         from legged_train.runners.off_policy_runner import OffPolicyRunner
 
         return OffPolicyRunner(env=env, cfg=train_cfg, log_dir=run_dir, device=device)

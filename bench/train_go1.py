@@ -29,7 +29,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from legged_train.checkpoint import set_seed  # noqa: E402
-from legged_train.config import apply_overrides, parse_override_strings  # noqa: E402
+from legged_train.config import apply_overrides, split_env_train_overrides  # noqa: E402
 from legged_train.evaluation import standard_evaluation  # noqa: E402
 from legged_train.runners.on_policy_runner import OnPolicyRunner  # noqa: E402
 from tasks import get_task  # noqa: E402
@@ -75,11 +75,12 @@ def main() -> None:
         env_overrides["num_envs"] = args.num_envs
     if args.torch_threads is not None:
         train_overrides["torch_threads"] = args.torch_threads
-    for key, value in parse_override_strings(args.set).items():
-        section, _, path = key.partition(".")
-        if section not in ("env", "train") or not path:
-            parser.error(f"--set {key}=...: keys start with 'env.' or 'train.'")
-        (env_overrides if section == "env" else train_overrides)[path] = value
+    try:
+        env_set, train_set = split_env_train_overrides(args.set)
+    except ValueError as err:
+        parser.error(str(err))
+    env_overrides.update(env_set)
+    train_overrides.update(train_set)
     apply_overrides(env_cfg, env_overrides)
     apply_overrides(train_cfg, train_overrides)
 

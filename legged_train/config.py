@@ -13,7 +13,7 @@ import enum
 import types
 import typing
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, Iterable
 
 import yaml
 
@@ -51,13 +51,17 @@ def validate_runner_config(cfg: RunnerConfig) -> None:
     for backend in backends:
         if backend not in LOGGER_BACKENDS:
             raise ValueError(f"logger_backend={backend!r} is not supported; allowed: {list(LOGGER_BACKENDS)}")
-    for name in ("log_interval", "save_interval"):
-        if getattr(cfg, name) < 1:
-            raise ValueError(f"{name}={getattr(cfg, name)!r} must be >= 1")
-    for name in ("eval_interval", "eval_episodes"):
-        if getattr(cfg, name) < 0:
-            raise ValueError(f"{name}={getattr(cfg, name)!r} must be >= 0")
+    check_fields(cfg, ("log_interval", "save_interval"), lambda v: v >= 1, ">= 1")
+    check_fields(cfg, ("eval_interval", "eval_episodes"), lambda v: v >= 0, ">= 0")
     resolve_device(cfg.device)
+
+
+def check_fields(cfg: Any, names: Iterable[str], ok: Callable[[Any], bool], allowed: str) -> None:
+    """Raise ``ValueError("<name>=<value> must be <allowed>")`` for the first field in ``names`` that fails ``ok``."""
+    for name in names:
+        value = getattr(cfg, name)
+        if not ok(value):
+            raise ValueError(f"{name}={value!r} must be {allowed}")
 
 
 def resolve_device(device: Any) -> "torch.device":  # noqa: F821 (torch imported lazily)
@@ -124,6 +128,17 @@ def parse_override_strings(items: list[str]) -> dict[str, str]:
         key, value = item.split("=", 1)
         parsed[key.strip()] = value
     return parsed
+
+
+def split_env_train_overrides(items: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """``--set`` items -> (env overrides, train overrides): keys start with ``env.`` or ``train.``."""
+    sections: dict[str, dict[str, str]] = {"env": {}, "train": {}}
+    for key, value in parse_override_strings(items).items():
+        section, _, path = key.partition(".")
+        if section not in sections or not path:
+            raise ValueError(f"--set {key}=...: keys start with 'env.' or 'train.' (e.g. env.num_envs=512)")
+        sections[section][path] = value
+    return sections["env"], sections["train"]
 
 
 def _child(obj: Any, name: str, path: str) -> Any:

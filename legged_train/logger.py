@@ -8,6 +8,7 @@ offline (files under the run directory, nothing sent anywhere) unless ``WANDB_MO
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import os
 from typing import Any, Iterable
@@ -121,24 +122,16 @@ def _open_tensorboard(log_dir: str, kwargs: dict):
 
 
 def _open_wandb(log_dir: str, kwargs: dict, config: dict | None):
-    try:
-        import wandb
-    except ImportError as err:
-        raise ImportError("logger_backend 'wandb' needs the wandb extra: pip install 'legged-train[wandb]'") from err
-    kwargs.setdefault("mode", os.environ.get("WANDB_MODE", "offline"))
-    kwargs.setdefault("project", "legged-train")
+    wandb = _import_backend("wandb")
+    _offline_defaults(kwargs, "WANDB_MODE")
     kwargs.setdefault("name", os.path.basename(os.path.normpath(log_dir)))
     return wandb.init(dir=log_dir, config=config, **kwargs)
 
 
 def _open_swanlab(log_dir: str, kwargs: dict, config: dict | None):
-    try:
-        import swanlab
-    except ImportError as err:
-        raise ImportError("logger_backend 'swanlab' needs the swanlab extra: pip install 'legged-train[swanlab]'") from err
+    swanlab = _import_backend("swanlab")
     # "offline" keeps the run under log_dir for a later `swanlab sync`; "local" needs swanboard.
-    kwargs.setdefault("mode", os.environ.get("SWANLAB_MODE", "offline"))
-    kwargs.setdefault("project", "legged-train")
+    _offline_defaults(kwargs, "SWANLAB_MODE")
     name = os.path.basename(os.path.normpath(log_dir))
     parameters = inspect.signature(swanlab.init).parameters
     # SwanLab renamed logdir -> log_dir and experiment_name -> name across releases.
@@ -149,3 +142,17 @@ def _open_swanlab(log_dir: str, kwargs: dict, config: dict | None):
     if "reinit" in parameters:
         kwargs.setdefault("reinit", True)
     return swanlab.init(config=config, **kwargs)
+
+
+def _import_backend(name: str):
+    """The optional backend's module, or an ImportError that says which extra installs it."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as err:
+        raise ImportError(f"logger_backend {name!r} needs the {name} extra: pip install 'legged-train[{name}]'") from err
+
+
+def _offline_defaults(kwargs: dict, mode_variable: str) -> None:
+    """Offline unless the environment variable says otherwise; runs grouped under one project."""
+    kwargs.setdefault("mode", os.environ.get(mode_variable, "offline"))
+    kwargs.setdefault("project", "legged-train")

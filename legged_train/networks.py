@@ -36,16 +36,21 @@ def make_activation(name: str) -> nn.Module:
     return ACTIVATIONS[name]()
 
 
-def make_mlp(input_dim: int, hidden_dims: list[int], output_dim: int, activation: str) -> nn.Sequential:
+def make_hidden_layers(input_dim: int, hidden_dims: list[int] | tuple[int, ...], activation: str) -> nn.Sequential:
+    """[Linear, activation] per hidden width: an MLP without its output layer (a torso for several heads)."""
     if not hidden_dims or any(int(h) < 1 for h in hidden_dims):
-        raise ValueError(f"hidden_dims={hidden_dims!r} must be a non-empty list of positive ints")
+        raise ValueError(f"hidden_dims={list(hidden_dims)!r} must be a non-empty list of positive ints")
     layers: list[nn.Module] = []
     in_dim = input_dim
     for hidden_dim in hidden_dims:
         layers += [nn.Linear(in_dim, int(hidden_dim)), make_activation(activation)]
         in_dim = int(hidden_dim)
-    layers.append(nn.Linear(in_dim, output_dim))
     return nn.Sequential(*layers)
+
+
+def make_mlp(input_dim: int, hidden_dims: list[int] | tuple[int, ...], output_dim: int, activation: str) -> nn.Sequential:
+    hidden = make_hidden_layers(input_dim, hidden_dims, activation)
+    return nn.Sequential(*hidden, nn.Linear(int(hidden_dims[-1]), output_dim))
 
 
 class EmpiricalNormalization(nn.Module):

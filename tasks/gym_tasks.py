@@ -9,6 +9,7 @@ The training configs hold the hyperparameters ``bench/offpolicy.py`` was tuned w
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Callable
 
 import torch
 
@@ -37,8 +38,9 @@ def make_gym_task_env(cfg: GymTaskConfig, device: str | torch.device = "cpu") ->
     )
 
 
-def cartpole_env() -> GymTaskConfig:
-    return GymTaskConfig(env_id="CartPole-v1", num_envs=1)
+def register_gym_task(name: str, env_id: str, train_cfg: Callable[[], Any]) -> None:
+    """Register ``name``: the Gymnasium env ``env_id`` (one env by default) trained with ``train_cfg()``."""
+    register_task(name, lambda: GymTaskConfig(env_id=env_id), train_cfg, make_gym_task_env)
 
 
 def cartpole_dqn_train():
@@ -67,10 +69,6 @@ def cartpole_dqn_train():
     )
 
 
-def pendulum_env() -> GymTaskConfig:
-    return GymTaskConfig(env_id="Pendulum-v1", num_envs=1)
-
-
 def pendulum_sac_train():
     from legged_train.algorithms.sac import SACConfig
 
@@ -95,5 +93,5 @@ def pendulum_sac_train():
     )
 
 
-register_task("cartpole_dqn", cartpole_env, cartpole_dqn_train, make_gym_task_env)
-register_task("pendulum_sac", pendulum_env, pendulum_sac_train, make_gym_task_env)
+register_gym_task("cartpole_dqn", "CartPole-v1", cartpole_dqn_train)
+register_gym_task("pendulum_sac", "Pendulum-v1", pendulum_sac_train)

@@ -4,7 +4,6 @@ import os
 
 import pytest
 import torch
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from legged_train.checkpoint import (
     SCHEMA_VERSION,
@@ -16,6 +15,7 @@ from legged_train.checkpoint import (
     restore_rng_state,
 )
 from legged_train.runners.on_policy_runner import OnPolicyRunner
+from event_files import read_scalars
 from toy_envs import PointMassEnv, small_cfg
 
 
@@ -44,17 +44,6 @@ def test_save_load_round_trip_reproduces_actions_bit_for_bit(tmp_path):
     assert restored.alg.learning_rate == runner.alg.learning_rate
 
 
-def scalar_steps(log_dir: str, tag: str) -> dict[int, float]:
-    steps = {}
-    for name in sorted(os.listdir(log_dir)):
-        if name.startswith("events.out.tfevents"):
-            accumulator = EventAccumulator(os.path.join(log_dir, name))
-            accumulator.Reload()
-            if tag in accumulator.Tags()["scalars"]:
-                steps.update({event.step: event.value for event in accumulator.Scalars(tag)})
-    return steps
-
-
 def test_resumed_run_continues_iteration_learning_rate_and_logged_step(tmp_path):
     first_dir, second_dir = str(tmp_path / "first"), str(tmp_path / "second")
     first = OnPolicyRunner(env=PointMassEnv(num_envs=8), cfg=small_cfg(save_interval=3), log_dir=first_dir)
@@ -76,14 +65,14 @@ def test_resumed_run_continues_iteration_learning_rate_and_logged_step(tmp_path)
     assert second.iteration == 5
     assert "model_5.pt" in os.listdir(second_dir)
 
-    assert sorted(scalar_steps(first_dir, "train/learning_rate")) == [0, 1, 2]
-    assert sorted(scalar_steps(second_dir, "train/learning_rate")) == [3, 4]
+    assert sorted(read_scalars(first_dir)["train/learning_rate"]) == [0, 1, 2]
+    assert sorted(read_scalars(second_dir)["train/learning_rate"]) == [3, 4]
     # The same log dir resumed in place keeps one continuous step axis.
     third = OnPolicyRunner(env=PointMassEnv(num_envs=8), cfg=small_cfg(), log_dir=first_dir)
     third.load_checkpoint(os.path.join(first_dir, "model_3.pt"))
     third.learn(num_learning_iterations=1)
     third.close()
-    assert sorted(scalar_steps(first_dir, "train/learning_rate")) == [0, 1, 2, 3]
+    assert sorted(read_scalars(first_dir)["train/learning_rate"]) == [0, 1, 2, 3]
 
 
 def test_wrong_shape_checkpoint_gives_a_clear_error(tmp_path):

@@ -5,11 +5,11 @@ import os
 import pytest
 import torch
 import yaml
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from legged_train.config import apply_overrides, config_to_dict, parse_override_strings
 from legged_train.logger import Logger, flatten_extras
 from legged_train.runners.on_policy_runner import OnPolicyRunner
+from event_files import read_scalars
 from toy_envs import PointMassEnv, small_cfg
 
 
@@ -29,22 +29,12 @@ SPEC_METRICS = [
 ]
 
 
-def read_scalar_tags(log_dir) -> set[str]:
-    tags = set()
-    for name in os.listdir(log_dir):
-        if name.startswith("events.out.tfevents"):
-            accumulator = EventAccumulator(os.path.join(log_dir, name))
-            accumulator.Reload()
-            tags |= set(accumulator.Tags()["scalars"])
-    return tags
-
-
 def test_event_files_contain_the_spec_metric_names(tmp_path):
     cfg = small_cfg(extra_log_keys=["log", "time_outs", "terminated", "truncated", "final_observation"])
     runner = OnPolicyRunner(env=PointMassEnv(num_envs=8), cfg=cfg, log_dir=str(tmp_path))
     runner.learn(num_learning_iterations=2)
     runner.close()
-    tags = read_scalar_tags(tmp_path)
+    tags = set(read_scalars(tmp_path))
     for name in SPEC_METRICS:
         assert name in tags, name
     # Per-term episode means from extras["log"], and the requested extras.
@@ -92,7 +82,7 @@ def test_wandb_backend_writes_a_local_offline_run(tmp_path, monkeypatch):
     assert len(runs) == 1
     files = os.listdir(tmp_path / "wandb" / runs[0])
     assert any(f.endswith(".wandb") and os.path.getsize(tmp_path / "wandb" / runs[0] / f) > 0 for f in files)
-    assert "train/policy_loss" in read_scalar_tags(tmp_path)  # TensorBoard alongside
+    assert "train/policy_loss" in read_scalars(tmp_path)  # TensorBoard alongside
 
 
 def test_swanlab_backend_writes_a_local_run(tmp_path, monkeypatch):

@@ -7,53 +7,28 @@ import os
 
 import pytest
 import torch
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from envs.gym_wrapper import make_gym_vec_env
-from legged_train.algorithms.dqn import DQNConfig, MLPQNetwork
+from event_files import read_scalars
+from legged_train.algorithms.dqn import MLPQNetwork
 from legged_train.algorithms.ppo import PPOConfig
-from legged_train.algorithms.sac import MLPQCritic, SACConfig, SquashedGaussianActor
+from legged_train.algorithms.sac import MLPQCritic, SquashedGaussianActor
 from legged_train.checkpoint import CheckpointError
+from legged_train.runners.base import NonFiniteError
 from legged_train.runners.off_policy_runner import OffPolicyRunner
-from toy_envs import PointMassEnv
+from toy_envs import NaNRewardEnv, PointMassEnv, small_dqn_cfg, small_sac_cfg
 
-SMALL = {"hidden_dims": [32, 32], "activation": "relu"}
 DQN_KEYS = ("train/q_loss", "train/mean_q", "train/td_target_mean", "exploration/epsilon", "buffer/size")
 SAC_KEYS = ("train/q_loss", "train/mean_q", "train/td_target_mean", "buffer/size", "train/actor_loss",
             "train/critic1_loss", "train/critic2_loss", "train/alpha", "train/entropy")
 EPISODE_KEYS = ("episode/mean_reward", "episode/mean_length", "perf/fps")
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
-def dqn_cfg(**overrides) -> DQNConfig:
-    settings = dict(total_timesteps=2000, learning_starts=100, batch_size=32, buffer_size=1000, log_interval=50,
-                    target_update_interval=20, q_network_cfg=dict(SMALL))
-    return DQNConfig(**{**settings, **overrides})
-
-
-def sac_cfg(**overrides) -> SACConfig:
-    settings = dict(total_timesteps=2000, learning_starts=100, batch_size=32, buffer_size=1000, log_interval=50,
-                    actor_cfg=dict(SMALL), critic_cfg=dict(SMALL))
-    return SACConfig(**{**settings, **overrides})
-
-
-def scalar_tags(log_dir: str) -> set[str]:
-    accumulator = EventAccumulator(log_dir)
-    accumulator.Reload()
-    return set(accumulator.Tags()["scalars"])
-
-
 def test_dqn_trains_on_cartpole_and_logs_the_spec_names(tmp_path):
     env = make_gym_vec_env("CartPole-v1", num_envs=2, seed=0)
-    runner = OffPolicyRunner(env=env, cfg=dqn_cfg(extra_log_keys=["time_outs", "episode"]), q_network_class=MLPQNetwork,
-                             device=torch.device("cpu"), log_dir=str(tmp_path), verbose=False)
+    runner = OffPolicyRunner(env=env, cfg=small_dqn_cfg(extra_log_keys=["time_outs", "episode"]),
+                             q_network_class=MLPQNetwork, device=torch.device("cpu"), log_dir=str(tmp_path),
+                             verbose=False)
     before = [p.clone() for p in runner.algorithm.q_network.parameters()]
     stats = runner.learn(total_timesteps=400)
     runner.close()
@@ -64,7 +39,7 @@ def test_dqn_trains_on_cartpole_and_logs_the_spec_names(tmp_path):
     assert any(not torch.equal(p, q) for p, q in zip(before, runner.algorithm.q_network.parameters()))
     for key in DQN_KEYS + EPISODE_KEYS:
         assert math.isfinite(stats[key]), key
-    tags = scalar_tags(str(tmp_path))
+    tags = set(read_scalars(tmp_path))
     assert set(DQN_KEYS + EPISODE_KEYS) <= tags
     assert "extra/time_outs" in tags and "extra/episode/returns" in tags
     assert os.path.isfile(tmp_path / "config.yaml") and os.path.isdir(tmp_path / "git")
@@ -73,7 +48,7 @@ def test_dqn_trains_on_cartpole_and_logs_the_spec_names(tmp_path):
 
 def test_sac_trains_on_pendulum_and_logs_the_spec_names(tmp_path):
     env = make_gym_vec_env("Pendulum-v1", num_envs=1, seed=0)
-    runner = OffPolicyRunner(env=env, cfg=sac_cfg(), actor_class=SquashedGaussianActor, critic_class=MLPQCritic,
+    runner = OffPolicyRunner(env=env, cfg=small_sac_cfg(), actor_class=SquashedGaussianActor, critic_class=MLPQCritic,
                              device="cpu", log_dir=str(tmp_path), verbose=False)
     stats = runner.learn(total_timesteps=300)
     runner.close()
@@ -82,13 +57,14 @@ def test_sac_trains_on_pendulum_and_logs_the_spec_names(tmp_path):
         assert math.isfinite(stats[key]), key
     assert "exploration/epsilon" not in stats
     assert stats["episode/mean_length"] == 200.0
-    assert set(SAC_KEYS + EPISODE_KEYS) <= scalar_tags(str(tmp_path))
+    assert set(SAC_KEYS + EPISODE_KEYS) <= set(read_scalars(tmp_path))
 
 
 def test_sac_on_a_vec_env_with_a_privileged_critic_group():
     env = PointMassEnv(num_envs=8, privileged=True)
-    runner = OffPolicyRunner(env=env, cfg=sac_cfg(learning_starts=40, train_freq=2, gradient_steps=3),
-                             verbose=False)
+    # One log window per learn() call: the second call's 50 iterations hold the time-outs at step 40.
+    cfg = small_sac_cfg(learning_starts=40, train_freq=2, gradient_steps=3, log_interval=1000)
+    runner = OffPolicyRunner(env=env, cfg=cfg, verbose=False)
     assert set(runner.replay_buffer.obs) == {"policy", "critic"}
     runner.learn(total_timesteps=160)
     # 20 vector steps; training from timestep 40 on every 2nd iteration: iterations 6, 8, ..., 20.
@@ -100,7 +76,7 @@ def test_sac_on_a_vec_env_with_a_privileged_critic_group():
 
 def test_train_freq_and_gradient_steps_schedule():
     env = make_gym_vec_env("CartPole-v1", num_envs=1, seed=0)
-    runner = OffPolicyRunner(env=env, cfg=dqn_cfg(learning_starts=10, train_freq=4, gradient_steps=2), verbose=False)
+    runner = OffPolicyRunner(env=env, cfg=small_dqn_cfg(learning_starts=10, train_freq=4, gradient_steps=2), verbose=False)
     runner.learn(total_timesteps=30)
     # Training rounds at iterations 12, 16, 20, 24, 28: 5 rounds of 2 gradient steps.
     assert runner.algorithm.num_updates == 10
@@ -108,7 +84,7 @@ def test_train_freq_and_gradient_steps_schedule():
 
 def test_callbacks_fire_and_failures_propagate():
     env = make_gym_vec_env("CartPole-v1", num_envs=1, seed=0)
-    runner = OffPolicyRunner(env=env, cfg=dqn_cfg(learning_starts=5), verbose=False)
+    runner = OffPolicyRunner(env=env, cfg=small_dqn_cfg(learning_starts=5), verbose=False)
     seen = {event: 0 for event in runner.CALLBACK_EVENTS}
     for event in runner.CALLBACK_EVENTS:
         runner.add_callback(event, lambda r, *args, event=event: seen.__setitem__(event, seen[event] + 1))
@@ -131,7 +107,7 @@ def test_callbacks_fire_and_failures_propagate():
 
 def test_eval_uses_a_separate_env_and_is_deterministic():
     env = make_gym_vec_env("CartPole-v1", num_envs=2, seed=0)
-    runner = OffPolicyRunner(env=env, cfg=dqn_cfg(), verbose=False)
+    runner = OffPolicyRunner(env=env, cfg=small_dqn_cfg(), verbose=False)
     runner.learn(total_timesteps=50)
     obs_before = env.get_observations()[0].clone()
     first = runner.eval(num_episodes=3)
@@ -145,10 +121,10 @@ def test_eval_uses_a_separate_env_and_is_deterministic():
 def test_checkpoint_round_trip_resumes_exactly(tmp_path, algorithm):
     if algorithm == "dqn":
         make_env = lambda: make_gym_vec_env("CartPole-v1", num_envs=2, seed=0)  # noqa: E731
-        make_cfg = lambda seed: dqn_cfg(seed=seed, save_replay_buffer=True, learning_starts=50)  # noqa: E731
+        make_cfg = lambda seed: small_dqn_cfg(seed=seed, save_replay_buffer=True, learning_starts=50)  # noqa: E731
     else:
         make_env = lambda: make_gym_vec_env("Pendulum-v1", num_envs=2, seed=0)  # noqa: E731
-        make_cfg = lambda seed: sac_cfg(seed=seed, save_replay_buffer=True, learning_starts=50)  # noqa: E731
+        make_cfg = lambda seed: small_sac_cfg(seed=seed, save_replay_buffer=True, learning_starts=50)  # noqa: E731
     runner = OffPolicyRunner(env=make_env(), cfg=make_cfg(0), verbose=False)
     runner.learn(total_timesteps=120)
     path = runner.save_checkpoint(str(tmp_path / "resume.pt"))
@@ -170,24 +146,24 @@ def test_checkpoint_round_trip_resumes_exactly(tmp_path, algorithm):
             for key, tensor in value.items():
                 assert torch.equal(tensor, restored[name][key]), f"{name}.{key}"
     assert torch.equal(runner.replay_buffer.rewards, resumed.replay_buffer.rewards)
-    assert list(runner.recent_returns) == list(resumed.recent_returns)
+    assert list(runner.episodes.recent_returns) == list(resumed.episodes.recent_returns)
 
 
 def test_replay_buffer_is_left_out_of_checkpoints_unless_asked(tmp_path):
     env = make_gym_vec_env("CartPole-v1", num_envs=1, seed=0)
-    runner = OffPolicyRunner(env=env, cfg=dqn_cfg(), verbose=False)
+    runner = OffPolicyRunner(env=env, cfg=small_dqn_cfg(), verbose=False)
     runner.learn(total_timesteps=20)
     path = runner.save_checkpoint(str(tmp_path / "small.pt"))
     assert "replay_buffer" not in torch.load(path, weights_only=False)
-    fresh = OffPolicyRunner(env=make_gym_vec_env("CartPole-v1"), cfg=dqn_cfg(), verbose=False)
+    fresh = OffPolicyRunner(env=make_gym_vec_env("CartPole-v1"), cfg=small_dqn_cfg(), verbose=False)
     fresh.load_checkpoint(path)
     assert fresh.total_timesteps == 20 and len(fresh.replay_buffer) == 0
 
 
 def test_a_checkpoint_of_another_algorithm_is_refused(tmp_path):
-    dqn = OffPolicyRunner(env=make_gym_vec_env("CartPole-v1"), cfg=dqn_cfg(), verbose=False)
+    dqn = OffPolicyRunner(env=make_gym_vec_env("CartPole-v1"), cfg=small_dqn_cfg(), verbose=False)
     path = dqn.save_checkpoint(str(tmp_path / "dqn.pt"))
-    sac = OffPolicyRunner(env=make_gym_vec_env("Pendulum-v1"), cfg=sac_cfg(), verbose=False)
+    sac = OffPolicyRunner(env=make_gym_vec_env("Pendulum-v1"), cfg=small_sac_cfg(), verbose=False)
     with pytest.raises(CheckpointError, match="algorithm 'dqn'"):
         sac.load_checkpoint(path)
 
@@ -195,15 +171,15 @@ def test_a_checkpoint_of_another_algorithm_is_refused(tmp_path):
 def test_bad_constructor_arguments():
     cartpole, pendulum = make_gym_vec_env("CartPole-v1"), make_gym_vec_env("Pendulum-v1")
     with pytest.raises(TypeError, match=r"SAC needs a continuous Box action space.*Discrete\(2\)"):
-        OffPolicyRunner(env=cartpole, cfg=sac_cfg())
-    with pytest.raises(TypeError, match=r"DQN needs a Discrete action space.*Box"):
-        OffPolicyRunner(env=pendulum, cfg=dqn_cfg())
+        OffPolicyRunner(env=cartpole, cfg=small_sac_cfg())
+    with pytest.raises(TypeError, match=r"DQN needs a Discrete action space.*Box\(shape=\(1,\)\)"):
+        OffPolicyRunner(env=pendulum, cfg=small_dqn_cfg())
     with pytest.raises(TypeError, match="allowed: DQNConfig"):
         OffPolicyRunner(env=cartpole, cfg=PPOConfig())
     with pytest.raises(ValueError, match="q_network_class is for DQN"):
-        OffPolicyRunner(env=pendulum, cfg=sac_cfg(), q_network_class=MLPQNetwork)
+        OffPolicyRunner(env=pendulum, cfg=small_sac_cfg(), q_network_class=MLPQNetwork)
     with pytest.raises(ValueError, match="actor_class/critic_class are for SAC"):
-        OffPolicyRunner(env=cartpole, cfg=dqn_cfg(), actor_class=SquashedGaussianActor)
+        OffPolicyRunner(env=cartpole, cfg=small_dqn_cfg(), actor_class=SquashedGaussianActor)
 
 
 def test_train_py_runs_the_registered_off_policy_tasks(tmp_path):
@@ -219,18 +195,10 @@ def test_train_py_runs_the_registered_off_policy_tasks(tmp_path):
         (run_dir,) = glob.glob(str(tmp_path / task / "*"))
         assert os.path.isfile(os.path.join(run_dir, "config.yaml"))
         assert os.path.isfile(os.path.join(run_dir, "model_60.pt"))
-        assert "train/q_loss" in scalar_tags(run_dir)
-
-
-class NaNRewardEnv(PointMassEnv):
-    def step(self, actions):
-        obs, rewards, dones, extras = super().step(actions)
-        return obs, rewards * float("nan"), dones, extras
+        assert "train/q_loss" in read_scalars(run_dir)
 
 
 def test_non_finite_rewards_stop_training_with_a_named_error():
-    from legged_train.runners.base import NonFiniteError
-
-    runner = OffPolicyRunner(env=NaNRewardEnv(num_envs=2), cfg=sac_cfg(), verbose=False)
+    runner = OffPolicyRunner(env=NaNRewardEnv(num_envs=2), cfg=small_sac_cfg(), verbose=False)
     with pytest.raises(NonFiniteError, match="env rewards"):
         runner.learn(total_timesteps=10)

@@ -9,7 +9,7 @@ from legged_train.algorithms.ppo import PPO
 from legged_train.networks import MLPActor, MLPCritic
 from legged_train.runners.base import NonFiniteError
 from legged_train.runners.on_policy_runner import OnPolicyRunner
-from toy_envs import PointMassEnv, small_cfg
+from toy_envs import NaNRewardEnv, PointMassEnv, small_cfg
 
 
 def test_keyword_style_trains_two_iterations(tmp_path):
@@ -153,23 +153,6 @@ def test_periodic_eval_during_learn():
     runner.add_callback("post_iteration", lambda r, stats: seen.append("eval/mean_reward" in stats))
     runner.learn(num_learning_iterations=4)
     assert seen == [False, True, False, True]
-
-
-class NaNRewardEnv(PointMassEnv):
-    """The point mass, but its reward turns NaN from a given step on (a broken reward term)."""
-
-    def __init__(self, nan_from_step: int, **kwargs):
-        super().__init__(**kwargs)
-        self.nan_from_step = nan_from_step
-        self.steps = 0
-
-    def step(self, actions):
-        obs, rewards, dones, extras = super().step(actions)
-        self.steps += 1
-        if self.steps >= self.nan_from_step:
-            rewards = rewards.clone()
-            rewards[1] = float("nan")
-        return obs, rewards, dones, extras
 
 
 def test_nan_reward_stops_training_naming_the_source_and_keeps_checkpoints_intact(tmp_path):

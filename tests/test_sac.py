@@ -9,30 +9,15 @@ import pytest
 import torch
 from torch import nn
 
-from envs.gym_wrapper import make_gym_vec_env
 from legged_train.algorithms.sac import SAC, SACConfig, squashed_log_prob
 from legged_train.replay_buffer import ReplayBatch
-from toy_envs import PointMassEnv
-
-SMALL = {"hidden_dims": [16, 16], "activation": "relu"}
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+from toy_envs import SMALL_NETS, PointMassEnv, small_sac_cfg
 
 
 def box_env(low=-2.0, high=2.0, dim=1, num_obs=3):
     space = gym.spaces.Box(low=low, high=high, shape=(dim,), dtype=np.float32)
     return types.SimpleNamespace(num_envs=1, num_obs=num_obs, num_actions=dim, num_privileged_obs=None,
                                  action_space=space)
-
-
-def small_cfg(**overrides) -> SACConfig:
-    return SACConfig(actor_cfg=dict(SMALL), critic_cfg=dict(SMALL), **overrides)
 
 
 def random_batch(num_obs=3, dim=1, n=64, critic_obs=None) -> ReplayBatch:
@@ -61,7 +46,7 @@ def test_squashed_log_prob_matches_torch_transformed_distribution():
 
 
 def test_actions_stay_in_bounds_and_deterministic_action_is_the_squashed_mean():
-    sac = SAC(box_env(low=-2.0, high=2.0), small_cfg(learning_starts=0))
+    sac = SAC(box_env(low=-2.0, high=2.0), small_sac_cfg(learning_starts=0))
     obs = torch.randn(500, 3) * 10
     actions, log_prob = sac.sample_actions(obs)
     assert actions.shape == (500, 1) and log_prob.shape == (500,)
@@ -69,21 +54,21 @@ def test_actions_stay_in_bounds_and_deterministic_action_is_the_squashed_mean():
     mean, _ = sac.actor(obs)
     torch.testing.assert_close(sac.act_deterministic(obs), 2.0 * torch.tanh(mean))
     # Before learning_starts: uniform over the whole box, not the (untrained) policy.
-    warmup = SAC(box_env(low=-2.0, high=2.0), small_cfg(learning_starts=100))
+    warmup = SAC(box_env(low=-2.0, high=2.0), small_sac_cfg(learning_starts=100))
     uniform = warmup.act({"policy": obs}, timestep=0)
     assert uniform.min().item() < -1.8 and uniform.max().item() > 1.8
 
 
 def test_unbounded_action_spaces_use_action_bound():
     env = PointMassEnv(num_envs=4)
-    sac = SAC(env, small_cfg(action_bound=3.0))
+    sac = SAC(env, small_sac_cfg(action_bound=3.0))
     assert sac.action_low.tolist() == [-3.0, -3.0] and sac.action_high.tolist() == [3.0, 3.0]
 
 
 @pytest.mark.parametrize("target_entropy, direction", [(5.0, +1), (-20.0, -1)])
 def test_alpha_moves_toward_the_target_entropy(target_entropy, direction):
     # Entropy below the target -> alpha grows (more exploration); above -> alpha shrinks.
-    sac = SAC(box_env(), small_cfg(target_entropy=target_entropy, alpha_learning_rate=1e-2))
+    sac = SAC(box_env(), small_sac_cfg(target_entropy=target_entropy, alpha_learning_rate=1e-2))
     alpha0 = sac.alpha.item()
     for _ in range(20):
         stats = sac.update(random_batch())
@@ -94,11 +79,11 @@ def test_alpha_moves_toward_the_target_entropy(target_entropy, direction):
 
 
 def test_default_target_entropy_is_minus_action_dimension():
-    assert SAC(box_env(dim=3), small_cfg()).target_entropy == -3.0
+    assert SAC(box_env(dim=3), small_sac_cfg()).target_entropy == -3.0
 
 
 def test_fixed_alpha_does_not_move():
-    sac = SAC(box_env(), small_cfg(autotune_alpha=False, init_alpha=0.2))
+    sac = SAC(box_env(), small_sac_cfg(autotune_alpha=False, init_alpha=0.2))
     for _ in range(5):
         sac.update(random_batch())
     assert sac.alpha.item() == pytest.approx(0.2)
@@ -117,7 +102,7 @@ class ConstantCritic(nn.Module):
 
 def test_td_target_by_hand_for_terminated_and_truncated():
     sac = SAC(box_env(num_obs=2), SACConfig(gamma=0.5, autotune_alpha=False, init_alpha=1e-8,
-                                              actor_cfg=dict(SMALL), critic_cfg={}),
+                                              actor_cfg=dict(SMALL_NETS), critic_cfg={}),
               critic_class=ConstantCritic)
     batch = ReplayBatch(
         obs={"policy": torch.zeros(2, 2)},
@@ -133,7 +118,7 @@ def test_td_target_by_hand_for_terminated_and_truncated():
 
 def test_critics_read_the_privileged_group():
     env = PointMassEnv(num_envs=4, privileged=True)
-    sac = SAC(env, small_cfg())
+    sac = SAC(env, small_sac_cfg())
     assert sac.critic_group == "critic"
     assert set(sac.obs_spec()) == {"policy", "critic"}
     assert sac.critic1.q[0].in_features == env.num_privileged_obs + env.num_actions
@@ -143,17 +128,11 @@ def test_critics_read_the_privileged_group():
 
 
 def test_target_critics_follow_by_polyak_averaging():
-    sac = SAC(box_env(), small_cfg(tau=0.25))
+    sac = SAC(box_env(), small_sac_cfg(tau=0.25))
     old = [p.clone() for p in sac.target_critic1.parameters()]
     sac.update(random_batch())
     for target, online, before in zip(sac.target_critic1.parameters(), sac.critic1.parameters(), old):
         torch.testing.assert_close(target, before + 0.25 * (online - before))
-
-
-def test_discrete_action_space_is_rejected_naming_space_and_algorithm():
-    env = make_gym_vec_env("CartPole-v1")
-    with pytest.raises(TypeError, match=r"SAC needs a continuous Box action space.*Discrete\(2\)"):
-        SAC(env, SACConfig())
 
 
 def test_config_errors_name_the_field():

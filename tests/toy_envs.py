@@ -2,7 +2,8 @@
 
 It follows envs/vec_env.py exactly (same-step autoreset, terminated / truncated / final_observation,
 an optional privileged ``critic`` group, per-term episode sums in ``extras["log"]``) so runner tests
-exercise the same code paths as the legged env, in milliseconds.
+exercise the same code paths as the legged env, in milliseconds. Also here: small PPO / DQN / SAC
+configs that train in a blink, and a variant of the env whose rewards turn NaN.
 """
 
 from __future__ import annotations
@@ -137,7 +138,27 @@ class PointMassEnv(VecEnv):
         return groups
 
 
+class NaNRewardEnv(PointMassEnv):
+    """The point mass, but env 1's reward turns NaN from a given step on (a broken reward term)."""
+
+    def __init__(self, nan_from_step: int = 1, **kwargs):
+        super().__init__(**kwargs)
+        self.nan_from_step = nan_from_step
+        self.steps = 0
+
+    def step(self, actions):
+        obs, rewards, dones, extras = super().step(actions)
+        self.steps += 1
+        if self.steps >= self.nan_from_step:
+            rewards = rewards.clone()
+            rewards[1] = float("nan")
+        return obs, rewards, dones, extras
+
+
 SMALL_NETS = {"hidden_dims": [16, 16], "activation": "elu"}
+# A short off-policy run: a small buffer, training soon after the start, a log line every 50 iterations.
+SHORT_OFF_POLICY_RUN = {"total_timesteps": 2000, "learning_starts": 100, "batch_size": 32, "buffer_size": 1000,
+                        "log_interval": 50}
 
 
 def small_cfg(**overrides):
@@ -146,3 +167,19 @@ def small_cfg(**overrides):
 
     settings = {"num_steps_per_env": 8, "actor_cfg": dict(SMALL_NETS), "critic_cfg": dict(SMALL_NETS), **overrides}
     return PPOConfig(**settings)
+
+
+def small_dqn_cfg(**overrides):
+    """A DQNConfig with small networks for short runs."""
+    from legged_train.algorithms.dqn import DQNConfig
+
+    settings = {**SHORT_OFF_POLICY_RUN, "target_update_interval": 20, "q_network_cfg": dict(SMALL_NETS), **overrides}
+    return DQNConfig(**settings)
+
+
+def small_sac_cfg(**overrides):
+    """A SACConfig with small networks for short runs."""
+    from legged_train.algorithms.sac import SACConfig
+
+    settings = {**SHORT_OFF_POLICY_RUN, "actor_cfg": dict(SMALL_NETS), "critic_cfg": dict(SMALL_NETS), **overrides}
+    return SACConfig(**settings)

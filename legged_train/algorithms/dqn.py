@@ -16,26 +16,23 @@ import torch.nn.functional as F
 from torch import nn
 
 from legged_train.algorithms.off_policy_common import (
+    OffPolicyAlgorithm,
     OffPolicyConfig,
-    action_space_of,
-    describe_space,
-    hidden_layers,
+    checked_action_space,
+    gradient_step,
     soft_update,
+    td_targets,
 )
-from legged_train.networks import make_mlp
+from legged_train.config import check_fields
+from legged_train.networks import make_hidden_layers, make_mlp
 from legged_train.replay_buffer import ReplayBatch
 
 
 @dataclass
 class DQNConfig(OffPolicyConfig):
-    total_timesteps: int = 100_000
-    learning_starts: int = 1_000
-    train_freq: int = 1
-    gradient_steps: int = 1
-    buffer_size: int = 100_000
+    # Replay, schedule and discount fields: see OffPolicyConfig.
     batch_size: int = 64
     learning_rate: float = 1e-3
-    gamma: float = 0.99
     # Double DQN: the online network picks the next action, the target network values it,
     # which removes most of max-operator overestimation.
     double_dqn: bool = True
@@ -45,8 +42,7 @@ class DQNConfig(OffPolicyConfig):
     exploration_initial_eps: float = 1.0
     exploration_final_eps: float = 0.05
     exploration_fraction: float = 0.1
-    # Target network: every target_update_interval gradient steps, target <- tau*online + (1-tau)*target
-    # (tau = 1 is the classic hard copy; a small tau with interval 1 is Polyak averaging).
+    # The classic target network: a hard copy (tau = 1) every 500 gradient steps.
     target_update_interval: int = 500
     tau: float = 1.0
     # Huber loss threshold on the TD error.
@@ -56,17 +52,9 @@ class DQNConfig(OffPolicyConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in ("exploration_initial_eps", "exploration_final_eps", "exploration_fraction", "gamma"):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name}={value!r} must be in [0, 1]")
-        if not 0.0 < self.tau <= 1.0:
-            raise ValueError(f"tau={self.tau!r} must be in (0, 1]")
-        if self.target_update_interval < 1:
-            raise ValueError(f"target_update_interval={self.target_update_interval!r} must be >= 1")
-        for name in ("learning_rate", "huber_delta", "max_grad_norm"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name}={getattr(self, name)!r} must be > 0")
+        names = ("exploration_initial_eps", "exploration_final_eps", "exploration_fraction")
+        check_fields(self, names, lambda v: 0.0 <= v <= 1.0, "in [0, 1]")
+        check_fields(self, ("learning_rate", "huber_delta", "max_grad_norm"), lambda v: v > 0, "> 0")
 
 
 class MLPQNetwork(nn.Module):
@@ -90,7 +78,7 @@ class MLPQNetwork(nn.Module):
             self.q = make_mlp(num_obs, list(hidden_dims), num_actions, activation)
             return
         # A shared torso, then separate state-value and advantage streams.
-        self.torso = hidden_layers(num_obs, hidden_dims, activation)
+        self.torso = make_hidden_layers(num_obs, hidden_dims, activation)
         self.value = nn.Linear(hidden_dims[-1], 1)
         self.advantage = nn.Linear(hidden_dims[-1], num_actions)
 
@@ -113,39 +101,38 @@ def linear_schedule(start: float, end: float, duration: float, t: float) -> floa
     return start + (end - start) * min(t / duration, 1.0)
 
 
-def td_targets(
-    rewards: torch.Tensor, next_q: torch.Tensor, terminated: torch.Tensor, gamma: float
-) -> torch.Tensor:
-    """r + gamma * Q(s', .) on every transition that did not terminate; just r on terminal ones.
+class GreedyQPolicy(nn.Module):
+    """argmax_a Q(s, a): DQN's deterministic policy as one module (evaluation, export)."""
 
-    Truncated (time-limit) transitions are not terminal: they bootstrap from the final observation.
-    """
-    return rewards + gamma * (~terminated).float() * next_q
+    def __init__(self, q_network: nn.Module):
+        super().__init__()
+        self.q_network = q_network
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.q_network(obs).argmax(dim=-1)
 
 
-class DQN:
+class DQN(OffPolicyAlgorithm):
     """DQN over the env's ``policy`` observations and a Discrete action space."""
 
     name = "dqn"
+    checkpointed_modules = ("q_network", "target_q_network")
+    checkpointed_optimizers = ("optimizer",)
+    trained_modules = ("policy",)  # holds q_network
 
     def __init__(self, env, cfg: DQNConfig, q_network_class: type[nn.Module] = MLPQNetwork, device=None):
-        space = action_space_of(env)
-        if not isinstance(space, gym.spaces.Discrete):
-            raise TypeError(
-                f"DQN needs a Discrete action space, but the env's action space is {describe_space(space)}; "
-                "use SAC (SACConfig) for continuous (Box) actions"
-            )
-        self.cfg = cfg
-        self.device = torch.device(device if device is not None else cfg.device)
-        self.num_obs = int(env.num_obs)
+        space = checked_action_space(
+            env, gym.spaces.Discrete, "DQN needs a Discrete action space", "use SAC (SACConfig) for continuous (Box) actions"
+        )
+        super().__init__(env, cfg, device)
         self.num_actions = int(space.n)
 
         self.q_network = q_network_class(
             num_obs=self.num_obs, num_actions=self.num_actions, dueling=cfg.dueling, **cfg.q_network_cfg
         ).to(self.device)
         self.target_q_network = copy.deepcopy(self.q_network).requires_grad_(False)
+        self.policy = GreedyQPolicy(self.q_network)
         self.optimizer = torch.optim.Adam(self.q_network.parameters(), lr=cfg.learning_rate, foreach=True)
-        self.num_updates = 0  # gradient steps taken; drives target updates
 
     # What the runner's replay buffer must hold for this algorithm.
     def obs_spec(self) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
@@ -159,10 +146,6 @@ class DQN:
         cfg = self.cfg
         duration = cfg.exploration_fraction * cfg.total_timesteps
         return linear_schedule(cfg.exploration_initial_eps, cfg.exploration_final_eps, duration, timestep)
-
-    @torch.no_grad()
-    def act_deterministic(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.q_network(obs).argmax(dim=-1)
 
     @torch.no_grad()
     def act(self, obs: dict[str, torch.Tensor], timestep: int) -> torch.Tensor:
@@ -192,11 +175,7 @@ class DQN:
 
         q = self.q_network(obs).gather(-1, batch.actions.long().view(-1, 1)).squeeze(-1)
         loss = F.huber_loss(q, targets, delta=cfg.huber_delta)
-
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(self.q_network.parameters(), cfg.max_grad_norm)
-        self.optimizer.step()
+        gradient_step(self.optimizer, loss, self.q_network.parameters(), cfg.max_grad_norm)
 
         self.num_updates += 1
         if self.num_updates % cfg.target_update_interval == 0:
@@ -207,25 +186,3 @@ class DQN:
             "train/mean_q": q.mean().item(),
             "train/td_target_mean": targets.mean().item(),
         }
-
-    # ------------------------------------------------------------------ checkpoints
-    def train_mode(self) -> None:
-        self.q_network.train()
-
-    def eval_mode(self) -> None:
-        self.q_network.eval()
-
-    def state_dict(self) -> dict:
-        return {
-            "q_network": self.q_network.state_dict(),
-            "target_q_network": self.target_q_network.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "num_updates": self.num_updates,
-        }
-
-    def load_state_dict(self, state: dict, load_optimizer: bool = True) -> None:
-        self.q_network.load_state_dict(state["q_network"])
-        self.target_q_network.load_state_dict(state["target_q_network"])
-        if load_optimizer:
-            self.optimizer.load_state_dict(state["optimizer"])
-        self.num_updates = int(state["num_updates"])

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from legged_train.config import RunnerConfig, apply_overrides, resolve_device
+from legged_train.config import RunnerConfig, apply_overrides, check_fields, resolve_device
 from legged_train.networks import MLPActor, MLPCritic
 from legged_train.runners.base import check_finite
 from legged_train.storage import RolloutStorage
@@ -67,14 +67,9 @@ class PPOConfig(RunnerConfig):
             raise ValueError(f"schedule={self.schedule!r} is not supported; allowed: {list(LR_SCHEDULES)}")
         positive = ("num_steps_per_env", "max_iterations", "learning_rate", "num_learning_epochs",
                     "num_mini_batches", "clip_param", "desired_kl", "max_grad_norm", "init_noise_std")
-        for name in positive:
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name}={getattr(self, name)!r} must be > 0")
-        if self.torch_threads < 0:
-            raise ValueError(f"torch_threads={self.torch_threads!r} must be >= 0 (0 = torch's default)")
-        for name in ("gamma", "lam"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name}={getattr(self, name)!r} must be in [0, 1]")
+        check_fields(self, positive, lambda v: v > 0, "> 0")
+        check_fields(self, ("torch_threads",), lambda v: v >= 0, ">= 0 (0 = torch's default)")
+        check_fields(self, ("gamma", "lam"), lambda v: 0.0 <= v <= 1.0, "in [0, 1]")
         if self.lr_adapt_factor <= 1.0:
             raise ValueError(f"lr_adapt_factor={self.lr_adapt_factor!r} must be > 1")
         if not 0 < self.min_learning_rate <= self.max_learning_rate:

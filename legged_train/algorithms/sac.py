@@ -24,28 +24,23 @@ import torch.nn.functional as F
 from torch import nn
 
 from legged_train.algorithms.off_policy_common import (
+    OffPolicyAlgorithm,
     OffPolicyConfig,
-    action_space_of,
-    describe_space,
-    hidden_layers,
+    checked_action_space,
+    gradient_step,
     soft_update,
+    td_targets,
 )
-from legged_train.networks import make_mlp
+from legged_train.config import check_fields
+from legged_train.networks import make_hidden_layers, make_mlp
 from legged_train.replay_buffer import ReplayBatch
 
 
 @dataclass
 class SACConfig(OffPolicyConfig):
+    # Replay, schedule, discount and target fields (Polyak tau = 0.005 every gradient step): see OffPolicyConfig.
     total_timesteps: int = 20_000
-    learning_starts: int = 1_000
-    train_freq: int = 1
-    gradient_steps: int = 1
     buffer_size: int = 1_000_000
-    batch_size: int = 256
-    gamma: float = 0.99
-    # Polyak factor of the critic targets, applied every target_update_interval gradient steps.
-    tau: float = 0.005
-    target_update_interval: int = 1
     actor_learning_rate: float = 3e-4
     critic_learning_rate: float = 1e-3
     alpha_learning_rate: float = 1e-3
@@ -65,18 +60,10 @@ class SACConfig(OffPolicyConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not 0.0 <= self.gamma <= 1.0:
-            raise ValueError(f"gamma={self.gamma!r} must be in [0, 1]")
-        if not 0.0 < self.tau <= 1.0:
-            raise ValueError(f"tau={self.tau!r} must be in (0, 1]")
-        for name in ("target_update_interval", "policy_frequency"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}={getattr(self, name)!r} must be >= 1")
-        for name in ("actor_learning_rate", "critic_learning_rate", "alpha_learning_rate", "init_alpha", "action_bound"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name}={getattr(self, name)!r} must be > 0")
-        if self.max_grad_norm < 0:
-            raise ValueError(f"max_grad_norm={self.max_grad_norm!r} must be >= 0 (0 disables clipping)")
+        check_fields(self, ("policy_frequency",), lambda v: v >= 1, ">= 1")
+        names = ("actor_learning_rate", "critic_learning_rate", "alpha_learning_rate", "init_alpha", "action_bound")
+        check_fields(self, names, lambda v: v > 0, "> 0")
+        check_fields(self, ("max_grad_norm",), lambda v: v >= 0, ">= 0 (0 disables clipping)")
 
 
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
@@ -97,7 +84,7 @@ class SquashedGaussianActor(nn.Module):
         activation: str = "relu",
     ):
         super().__init__()
-        self.torso = hidden_layers(num_obs, hidden_dims, activation)
+        self.torso = make_hidden_layers(num_obs, hidden_dims, activation)
         self.mean = nn.Linear(hidden_dims[-1], num_actions)
         self.log_std = nn.Linear(hidden_dims[-1], num_actions)
 
@@ -141,10 +128,27 @@ def squashed_log_prob(pre_tanh: torch.Tensor, mean: torch.Tensor, log_std: torch
     return (gaussian - log_det).sum(dim=-1)
 
 
-class SAC:
+class SquashedMeanPolicy(nn.Module):
+    """center + scale * tanh(actor mean): SAC's deterministic action as one module (evaluation, export)."""
+
+    def __init__(self, actor: nn.Module, center: torch.Tensor, scale: torch.Tensor):
+        super().__init__()
+        self.actor = actor
+        self.register_buffer("center", center)
+        self.register_buffer("scale", scale)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        mean, _ = self.actor(obs)
+        return self.center + self.scale * torch.tanh(mean)
+
+
+class SAC(OffPolicyAlgorithm):
     """SAC over a continuous (Box) action space."""
 
     name = "sac"
+    checkpointed_modules = ("actor", "critic1", "critic2", "target_critic1", "target_critic2")
+    checkpointed_optimizers = ("actor_optimizer", "critic_optimizer", "alpha_optimizer")
+    trained_modules = ("policy", "critic1", "critic2")  # policy holds the actor
 
     def __init__(
         self,
@@ -154,15 +158,10 @@ class SAC:
         critic_class: type[nn.Module] = MLPQCritic,
         device=None,
     ):
-        space = action_space_of(env)
-        if not isinstance(space, gym.spaces.Box):
-            raise TypeError(
-                f"SAC needs a continuous Box action space, but the env's action space is {describe_space(space)}; "
-                "use DQN (DQNConfig) for Discrete actions"
-            )
-        self.cfg = cfg
-        self.device = torch.device(device if device is not None else cfg.device)
-        self.num_obs = int(env.num_obs)
+        space = checked_action_space(
+            env, gym.spaces.Box, "SAC needs a continuous Box action space", "use DQN (DQNConfig) for Discrete actions"
+        )
+        super().__init__(env, cfg, device)
         self.num_actions = int(np.prod(space.shape))
         # The critic reads the privileged group when the env has one.
         self.critic_group = "critic" if getattr(env, "num_privileged_obs", None) else "policy"
@@ -186,6 +185,7 @@ class SAC:
         )
         self.target_critic1 = copy.deepcopy(self.critic1).requires_grad_(False)
         self.target_critic2 = copy.deepcopy(self.critic2).requires_grad_(False)
+        self.policy = SquashedMeanPolicy(self.actor, self.action_center, self.action_scale)
 
         self.target_entropy = float(cfg.target_entropy) if cfg.target_entropy is not None else -float(self.num_actions)
         self.log_alpha = torch.tensor(math.log(cfg.init_alpha), device=self.device, requires_grad=cfg.autotune_alpha)
@@ -196,7 +196,6 @@ class SAC:
             self.critic_parameters(), lr=cfg.critic_learning_rate, foreach=True
         )
         self.alpha_optimizer = torch.optim.Adam([self.log_alpha], lr=cfg.alpha_learning_rate)
-        self.num_updates = 0
         # Actor-side stats are refreshed only on actor steps; keep the latest for the logs.
         self._actor_stats = {"train/actor_loss": 0.0, "train/entropy": 0.0}
 
@@ -225,11 +224,6 @@ class SAC:
         return actions, squashed_log_prob(pre_tanh, mean, log_std, self.action_scale)
 
     @torch.no_grad()
-    def act_deterministic(self, obs: torch.Tensor) -> torch.Tensor:
-        mean, _ = self.actor(obs)
-        return self.action_center + self.action_scale * torch.tanh(mean)
-
-    @torch.no_grad()
     def act(self, obs: dict[str, torch.Tensor], timestep: int) -> torch.Tensor:
         """Uniform random actions until learning_starts (a wide first buffer), then policy samples."""
         policy_obs = obs["policy"]
@@ -238,14 +232,7 @@ class SAC:
             return self.action_low + (self.action_high - self.action_low) * u
         return self.sample_actions(policy_obs)[0]
 
-    def exploration_stats(self, timestep: int) -> dict[str, float]:
-        return {}
-
     # ------------------------------------------------------------------ learning
-    def _clip(self, params) -> None:
-        if self.cfg.max_grad_norm > 0:
-            nn.utils.clip_grad_norm_(params, self.cfg.max_grad_norm)
-
     def update(self, batch: ReplayBatch) -> dict[str, float]:
         """One critic step; an actor and temperature step every policy_frequency; target updates."""
         cfg = self.cfg
@@ -258,16 +245,14 @@ class SAC:
                 self.target_critic1(next_critic_obs, next_actions), self.target_critic2(next_critic_obs, next_actions)
             )
             soft_next_value = next_q - self.alpha * next_log_prob
-            targets = batch.rewards + cfg.gamma * (~batch.terminated).float() * soft_next_value
+            targets = td_targets(batch.rewards, soft_next_value, batch.terminated, cfg.gamma)
 
         q1 = self.critic1(critic_obs, batch.actions)
         q2 = self.critic2(critic_obs, batch.actions)
         critic1_loss = F.mse_loss(q1, targets)
         critic2_loss = F.mse_loss(q2, targets)
-        self.critic_optimizer.zero_grad(set_to_none=True)
-        (critic1_loss + critic2_loss).backward()
-        self._clip(self.critic_parameters())
-        self.critic_optimizer.step()
+        critic_loss = critic1_loss + critic2_loss
+        gradient_step(self.critic_optimizer, critic_loss, self.critic_parameters(), cfg.max_grad_norm)
 
         self.num_updates += 1
         if self.num_updates % cfg.policy_frequency == 0:
@@ -277,7 +262,7 @@ class SAC:
             soft_update(self.target_critic2, self.critic2, cfg.tau)
 
         return {
-            "train/q_loss": (critic1_loss + critic2_loss).item(),
+            "train/q_loss": critic_loss.item(),
             "train/critic1_loss": critic1_loss.item(),
             "train/critic2_loss": critic2_loss.item(),
             "train/mean_q": ((q1 + q2) / 2).mean().item(),
@@ -294,57 +279,27 @@ class SAC:
             param.requires_grad_(False)
         q = torch.min(self.critic1(critic_obs, actions), self.critic2(critic_obs, actions))
         actor_loss = (self.alpha * log_prob - q).mean()
-        self.actor_optimizer.zero_grad(set_to_none=True)
-        actor_loss.backward()
+        gradient_step(self.actor_optimizer, actor_loss, self.actor.parameters(), self.cfg.max_grad_norm)
         for param in critic_params:
             param.requires_grad_(True)
-        self._clip(self.actor.parameters())
-        self.actor_optimizer.step()
 
         if self.cfg.autotune_alpha:
             # d loss / d log_alpha = -(log_pi + target_entropy): alpha grows while the entropy
             # (-log_pi) is below the target and shrinks while it is above.
             alpha_loss = -(self.log_alpha * (log_prob.detach() + self.target_entropy)).mean()
-            self.alpha_optimizer.zero_grad(set_to_none=True)
-            alpha_loss.backward()
-            self.alpha_optimizer.step()
+            gradient_step(self.alpha_optimizer, alpha_loss, [self.log_alpha], max_grad_norm=0.0)
         self._actor_stats = {"train/actor_loss": actor_loss.item(), "train/entropy": -log_prob.mean().item()}
 
     # ------------------------------------------------------------------ checkpoints
-    def train_mode(self) -> None:
-        for net in (self.actor, self.critic1, self.critic2):
-            net.train()
-
-    def eval_mode(self) -> None:
-        for net in (self.actor, self.critic1, self.critic2):
-            net.eval()
-
     def state_dict(self) -> dict:
         return {
-            "actor": self.actor.state_dict(),
-            "critic1": self.critic1.state_dict(),
-            "critic2": self.critic2.state_dict(),
-            "target_critic1": self.target_critic1.state_dict(),
-            "target_critic2": self.target_critic2.state_dict(),
+            **super().state_dict(),
             "log_alpha": self.log_alpha.detach().clone(),
-            "actor_optimizer": self.actor_optimizer.state_dict(),
-            "critic_optimizer": self.critic_optimizer.state_dict(),
-            "alpha_optimizer": self.alpha_optimizer.state_dict(),
-            "num_updates": self.num_updates,
             "actor_stats": dict(self._actor_stats),
         }
 
     def load_state_dict(self, state: dict, load_optimizer: bool = True) -> None:
-        self.actor.load_state_dict(state["actor"])
-        self.critic1.load_state_dict(state["critic1"])
-        self.critic2.load_state_dict(state["critic2"])
-        self.target_critic1.load_state_dict(state["target_critic1"])
-        self.target_critic2.load_state_dict(state["target_critic2"])
+        super().load_state_dict(state, load_optimizer)
         with torch.no_grad():
             self.log_alpha.copy_(state["log_alpha"].to(self.device))
-        if load_optimizer:
-            self.actor_optimizer.load_state_dict(state["actor_optimizer"])
-            self.critic_optimizer.load_state_dict(state["critic_optimizer"])
-            self.alpha_optimizer.load_state_dict(state["alpha_optimizer"])
-        self.num_updates = int(state["num_updates"])
         self._actor_stats = dict(state["actor_stats"])

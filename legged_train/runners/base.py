@@ -1,11 +1,14 @@
 """What every runner shares: callbacks, the run directory, logging, checkpoints and evaluation.
 
-Subclasses (``OnPolicyRunner``, ``OffPolicyRunner``) own their training loop and implement three
+Subclasses (``OnPolicyRunner``, ``OffPolicyRunner``) own their training loop and implement these
 hooks; everything else lives here once:
 
 - ``_state_dict() -> dict`` and ``_load_state_dict(state, load_optimizer)``: the algorithm's part
   of a checkpoint (networks, optimizers, normalizers, counters the base does not know about);
-- ``_act_deterministic(obs) -> actions``: the policy used by ``eval()``.
+- ``policy_module() -> nn.Module``: the deterministic policy, obs -> actions, as one module (what
+  ``eval()`` and ``get_inference_policy()`` run and play.py exports); ``_act_deterministic(obs)``
+  runs it and may be overridden;
+- ``train_mode()`` / ``eval_mode()``: switch the algorithm's networks.
 
 The base keeps ``iteration`` (learning iterations done) and ``total_timesteps`` (env steps done)
 in every checkpoint, with the resolved config, the RNG states and the schema version.
@@ -13,14 +16,18 @@ in every checkpoint, with the resolved config, the RNG states and the schema ver
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import math
 import os
+import statistics
 import sys
+from collections import deque
 from typing import Any, Callable
 
 import torch
 import yaml
+from torch import nn
 
 from legged_train.checkpoint import (
     SCHEMA_VERSION,
@@ -125,6 +132,19 @@ class BaseRunner:
             self.logger.close()
             self.logger = None
 
+    # ------------------------------------------------------------------- the end of an iteration
+    def save_on_schedule(self) -> None:
+        """A checkpoint every ``save_interval`` iterations (when there is a save_dir)."""
+        if self.save_dir is not None and self.iteration % self.cfg.save_interval == 0:
+            self.save_checkpoint(f"model_{self.iteration}.pt")
+
+    def finish_learn(self) -> None:
+        """End of every learn() call: the final checkpoint and the logs flushed to disk."""
+        if self.save_dir is not None:
+            self.save_checkpoint(f"model_{self.iteration}.pt")
+        if self.logger is not None:
+            self.logger.flush()
+
     # ------------------------------------------------------------------------------ checkpoints
     def _state_dict(self) -> dict:
         raise NotImplementedError
@@ -197,10 +217,38 @@ class BaseRunner:
     def load(self, path: str, load_optimizer: bool = True, map_location: Any = None, ckpt_manipulator=None) -> dict:
         return self.load_checkpoint(path, load_optimizer, map_location, ckpt_manipulator)
 
-    # ------------------------------------------------------------------------------- evaluation
-    def _act_deterministic(self, obs: torch.Tensor) -> torch.Tensor:
+    # -------------------------------------------------------------------------- policy and modes
+    def policy_module(self) -> nn.Module:
         raise NotImplementedError
 
+    def train_mode(self) -> None:
+        raise NotImplementedError
+
+    def eval_mode(self) -> None:
+        raise NotImplementedError
+
+    def _act_deterministic(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.policy_module()(obs)
+
+    def get_inference_policy(self, device: str | torch.device | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
+        """Deterministic policy in eval mode: observations -> actions on ``device`` (default: the runner's)."""
+        self.eval_mode()
+        return self._inference_callable(device)
+
+    def _inference_callable(self, device: str | torch.device | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
+        device = self.device if device is None else torch.device(device)
+        if device == self.device:
+            act = self._act_deterministic
+        else:
+            act = copy.deepcopy(self.policy_module()).to(device)  # leave the training model where it is
+
+        def policy(obs: torch.Tensor) -> torch.Tensor:
+            with torch.inference_mode():
+                return act(obs.to(device))
+
+        return policy
+
+    # ------------------------------------------------------------------------------- evaluation
     def get_eval_env(self):
         """The separate evaluation env: ``eval_env=`` if given, else ``env.make_eval_env()``, made once."""
         if self.eval_env is None:
@@ -227,14 +275,20 @@ class BaseRunner:
         if num_episodes < 1:
             raise ValueError(f"num_episodes={num_episodes!r} must be >= 1")
         env = self.get_eval_env()
-        returns = self._run_eval_episodes(env, num_episodes)
-        stats = {
-            "eval/mean_reward": returns.mean().item(),
-            "eval/std_reward": returns.std(unbiased=False).item(),
-            "eval/min_reward": returns.min().item(),
-            "eval/max_reward": returns.max().item(),
-        }
-        stats.update(self._legged_evaluation())
+        was_training = self.policy_module().training
+        self.eval_mode()
+        try:
+            returns = self._run_eval_episodes(env, num_episodes)
+            stats = {
+                "eval/mean_reward": returns.mean().item(),
+                "eval/std_reward": returns.std(unbiased=False).item(),
+                "eval/min_reward": returns.min().item(),
+                "eval/max_reward": returns.max().item(),
+            }
+            stats.update(self._legged_evaluation())
+        finally:
+            if was_training:
+                self.train_mode()
         return stats
 
     def _run_eval_episodes(self, env, num_episodes: int) -> torch.Tensor:
@@ -273,12 +327,53 @@ class BaseRunner:
         metrics = standard_evaluation(self.env, self._inference_callable(), device=self.device)
         return {f"eval/{name}": float(value) for name, value in metrics.items()}
 
-    def _inference_callable(self) -> Callable[[torch.Tensor], torch.Tensor]:
-        def policy(obs: torch.Tensor) -> torch.Tensor:
-            with torch.inference_mode():
-                return self._act_deterministic(obs.to(self.device))
 
-        return policy
+class EpisodeStatistics:
+    """Every env's running episode return and length, and a window of the latest finished episodes.
+
+    Kept on the runner, so a later learn() call continues the same episodes.
+    """
+
+    def __init__(self, num_envs: int, device: torch.device, window: int = 100):
+        self.returns = torch.zeros(num_envs, device=device)
+        self.lengths = torch.zeros(num_envs, dtype=torch.long, device=device)
+        self.recent_returns: deque[float] = deque(maxlen=window)
+        self.recent_lengths: deque[int] = deque(maxlen=window)
+
+    def add(self, rewards: torch.Tensor, dones: torch.Tensor) -> None:
+        self.returns += rewards
+        self.lengths += 1
+        finished = dones.nonzero().flatten()
+        if len(finished) > 0:
+            self.recent_returns.extend(self.returns[finished].tolist())
+            self.recent_lengths.extend(self.lengths[finished].tolist())
+            self.returns[finished] = 0.0
+            self.lengths[finished] = 0
+
+    def means(self) -> dict[str, float]:
+        """episode/mean_reward and episode/mean_length over the window (empty before any episode ended)."""
+        if not self.recent_returns:
+            return {}
+        return {
+            "episode/mean_reward": statistics.fmean(self.recent_returns),
+            "episode/mean_length": statistics.fmean(self.recent_lengths),
+        }
+
+    def state_dict(self) -> dict:
+        return {
+            "returns": self.returns.cpu(),
+            "lengths": self.lengths.cpu(),
+            "recent_returns": list(self.recent_returns),
+            "recent_lengths": list(self.recent_lengths),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        # Running episodes only carry over to the same number of envs.
+        if state["returns"].shape == self.returns.shape:
+            self.returns.copy_(state["returns"])
+            self.lengths.copy_(state["lengths"])
+        self.recent_returns = deque(state["recent_returns"], maxlen=self.recent_returns.maxlen)
+        self.recent_lengths = deque(state["recent_lengths"], maxlen=self.recent_lengths.maxlen)
 
 
 def print_block(lines: list[str]) -> None:

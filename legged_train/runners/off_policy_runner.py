@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections import deque
 
 import torch
 from torch import nn
@@ -24,10 +23,7 @@ from legged_train.algorithms.dqn import DQN, DQNConfig, MLPQNetwork
 from legged_train.algorithms.sac import SAC, MLPQCritic, SACConfig, SquashedGaussianActor
 from legged_train.logger import flatten_extras
 from legged_train.replay_buffer import ReplayBuffer, next_observations_from_step
-from legged_train.runners.base import BaseRunner, NonFiniteError, check_finite, print_block
-
-# Finished episodes averaged into episode/mean_reward and episode/mean_length.
-EPISODE_WINDOW = 100
+from legged_train.runners.base import BaseRunner, EpisodeStatistics, NonFiniteError, check_finite, print_block
 
 
 class OffPolicyRunner(BaseRunner):
@@ -75,10 +71,7 @@ class OffPolicyRunner(BaseRunner):
         self.replay_buffer = ReplayBuffer(
             cfg.buffer_size, self.algorithm.obs_spec(), action_shape, action_dtype, device=self.device
         )
-        self._episode_returns = torch.zeros(env.num_envs, device=self.device)
-        self._episode_lengths = torch.zeros(env.num_envs, dtype=torch.long, device=self.device)
-        self.recent_returns: deque[float] = deque(maxlen=EPISODE_WINDOW)
-        self.recent_lengths: deque[int] = deque(maxlen=EPISODE_WINDOW)
+        self.episodes = EpisodeStatistics(env.num_envs, self.device)
 
     @property
     def alg(self) -> DQN | SAC:
@@ -125,14 +118,10 @@ class OffPolicyRunner(BaseRunner):
                 eval_stats = self.eval()
                 self.log_scalars(eval_stats, self.total_timesteps)
                 stats.update(eval_stats)
-            if self.save_dir is not None and self.iteration % cfg.save_interval == 0:
-                self.save_checkpoint(f"model_{self.iteration}.pt")
+            self.save_on_schedule()
             self._fire("post_iteration", stats)
 
-        if self.save_dir is not None:
-            self.save_checkpoint(f"model_{self.iteration}.pt")
-        if self.logger is not None:
-            self.logger.flush()
+        self.finish_learn()
         return stats
 
     def _collect_step(self, obs: dict[str, torch.Tensor], window: "_LogWindow") -> dict[str, torch.Tensor]:
@@ -147,7 +136,7 @@ class OffPolicyRunner(BaseRunner):
         terminated = extras["terminated"].to(self.device)
         self.replay_buffer.add(obs, actions, rewards, true_next_obs, terminated)
         self.total_timesteps += self.env.num_envs
-        self._track_episodes(rewards, dones)
+        self.episodes.add(rewards, dones)
         window.add_extras(episode_log(extras))
         window.add_extras(flatten_extras(extras, self.cfg.extra_log_keys))
         return next_obs
@@ -175,15 +164,6 @@ class OffPolicyRunner(BaseRunner):
             check_finite(value, f"env observations (group {name!r})")
         return obs
 
-    def _track_episodes(self, rewards: torch.Tensor, dones: torch.Tensor) -> None:
-        self._episode_returns += rewards
-        self._episode_lengths += 1
-        if dones.any():
-            self.recent_returns.extend(self._episode_returns[dones].tolist())
-            self.recent_lengths.extend(self._episode_lengths[dones].tolist())
-            self._episode_returns[dones] = 0.0
-            self._episode_lengths[dones] = 0
-
     def _log(self, stats: dict[str, float]) -> None:
         self.log_scalars(stats, self.total_timesteps)
         if not self.verbose:
@@ -193,19 +173,21 @@ class OffPolicyRunner(BaseRunner):
         print_block(lines)
 
     # ----------------------------------------------------------------------- BaseRunner hooks
-    def _act_deterministic(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.algorithm.act_deterministic(obs)
+    def policy_module(self) -> nn.Module:
+        """Greedy Q (DQN) or the squashed actor mean (SAC)."""
+        return self.algorithm.policy
+
+    def train_mode(self) -> None:
+        self.algorithm.train_mode()
+
+    def eval_mode(self) -> None:
+        self.algorithm.eval_mode()
 
     def _state_dict(self) -> dict:
         state = {
             "algorithm": self.algorithm.name,
             "algorithm_state": self.algorithm.state_dict(),
-            "episode_tracking": {
-                "returns": self._episode_returns.cpu(),
-                "lengths": self._episode_lengths.cpu(),
-                "recent_returns": list(self.recent_returns),
-                "recent_lengths": list(self.recent_lengths),
-            },
+            "episode_tracking": self.episodes.state_dict(),
         }
         if self.cfg.save_replay_buffer:
             state["replay_buffer"] = self.replay_buffer.state_dict()
@@ -217,36 +199,9 @@ class OffPolicyRunner(BaseRunner):
                 f"the checkpoint holds algorithm {state.get('algorithm')!r}, this runner trains {self.algorithm.name!r}"
             )
         self.algorithm.load_state_dict(state["algorithm_state"], load_optimizer=load_optimizer)
-        tracking = state["episode_tracking"]
-        if tracking["returns"].shape == self._episode_returns.shape:
-            self._episode_returns.copy_(tracking["returns"])
-            self._episode_lengths.copy_(tracking["lengths"])
-        self.recent_returns = deque(tracking["recent_returns"], maxlen=EPISODE_WINDOW)
-        self.recent_lengths = deque(tracking["recent_lengths"], maxlen=EPISODE_WINDOW)
+        self.episodes.load_state_dict(state["episode_tracking"])
         if "replay_buffer" in state:
             self.replay_buffer.load_state_dict(state["replay_buffer"])
-
-    # ------------------------------------------------------------------------ inference helpers
-    def train_mode(self) -> None:
-        self.algorithm.train_mode()
-
-    def eval_mode(self) -> None:
-        self.algorithm.eval_mode()
-
-    def eval(self, num_episodes: int | None = None) -> dict[str, float]:
-        self.eval_mode()
-        try:
-            return super().eval(num_episodes)
-        finally:
-            self.train_mode()
-
-    def get_inference_policy(self, device: str | torch.device | None = None):
-        """A callable ``obs -> deterministic actions`` (greedy Q / tanh of the actor mean)."""
-        self.eval_mode()
-        policy = self._inference_callable()
-        if device is None:
-            return policy
-        return lambda obs: policy(obs).to(device)
 
 
 def episode_log(extras: dict) -> dict[str, float]:
@@ -283,9 +238,7 @@ class _LogWindow:
         stats = {name: value / self.num_updates for name, value in self.update_sums.items()}
         stats.update(runner.algorithm.exploration_stats(runner.total_timesteps))
         stats["buffer/size"] = float(len(runner.replay_buffer))
-        if runner.recent_returns:
-            stats["episode/mean_reward"] = sum(runner.recent_returns) / len(runner.recent_returns)
-            stats["episode/mean_length"] = sum(runner.recent_lengths) / len(runner.recent_lengths)
+        stats.update(runner.episodes.means())
         elapsed = max(time.perf_counter() - self.start_time, 1e-9)
         stats["perf/fps"] = (runner.total_timesteps - self.start_timesteps) / elapsed
         stats["perf/total_timesteps"] = float(runner.total_timesteps)

@@ -18,8 +18,8 @@ from __future__ import annotations
 import dataclasses
 import statistics
 import time
-from collections import defaultdict, deque
-from typing import Any, Callable
+from collections import defaultdict
+from typing import Any
 
 import torch
 from torch import nn
@@ -27,7 +27,7 @@ from torch import nn
 from legged_train.algorithms.ppo import PPO, PPOConfig, num_iterations_for, ppo_config_from_dict
 from legged_train.logger import flatten_extras
 from legged_train.networks import MLPActor, MLPCritic
-from legged_train.runners.base import BaseRunner, check_finite, print_block
+from legged_train.runners.base import BaseRunner, EpisodeStatistics, check_finite, print_block
 
 ALGORITHMS = ("ppo",)
 
@@ -86,11 +86,8 @@ class OnPolicyRunner(BaseRunner):
         self.alg = agent
         self.alg.runner = self
         self.num_steps_per_env = cfg.num_steps_per_env
-        self._episode_rewards: deque[float] = deque(maxlen=100)
-        self._episode_lengths: deque[float] = deque(maxlen=100)
+        self.episodes = EpisodeStatistics(env.num_envs, self.device)
         self._learn_started = time.time()
-        self._reward_sum: torch.Tensor | None = None
-        self._episode_length: torch.Tensor | None = None
 
     # rsl_rl names
     @property
@@ -144,11 +141,6 @@ class OnPolicyRunner(BaseRunner):
         end = start + num_learning_iterations
         self._learn_started = time.time()
         steps_per_iteration = self.num_steps_per_env * self.env.num_envs
-        # Running episode sums live on the runner: a later learn() call continues the same episodes.
-        if self._reward_sum is None:
-            self._reward_sum = torch.zeros(self.env.num_envs, device=self.device)
-            self._episode_length = torch.zeros(self.env.num_envs, device=self.device)
-        reward_sum, episode_length = self._reward_sum, self._episode_length
         stats: dict[str, float] = {}
         for it in range(start, end):
             self._fire("pre_iteration")
@@ -162,14 +154,7 @@ class OnPolicyRunner(BaseRunner):
                 for _ in range(self.num_steps_per_env):
                     obs, critic_obs, rewards, dones, extras = self.rollout_step(obs, critic_obs)
                     step_reward_total += rewards.sum()
-                    reward_sum += rewards
-                    episode_length += 1
-                    finished = dones.nonzero().flatten()
-                    if len(finished) > 0:
-                        self._episode_rewards.extend(reward_sum[finished].tolist())
-                        self._episode_lengths.extend(episode_length[finished].tolist())
-                        reward_sum[finished] = 0.0
-                        episode_length[finished] = 0.0
+                    self.episodes.add(rewards, dones)
                     for key, value in extras.get("log", {}).items():
                         episode_logs[str(key).strip("/")].append(torch.as_tensor(value, dtype=torch.float32).mean())
                     if self.cfg.extra_log_keys:
@@ -192,10 +177,7 @@ class OnPolicyRunner(BaseRunner):
 
             self.iteration = it + 1
             self.total_timesteps += steps_per_iteration
-            stats = {**update_stats, **rollout_stats}
-            if self._episode_rewards:
-                stats["episode/mean_reward"] = statistics.fmean(self._episode_rewards)
-                stats["episode/mean_length"] = statistics.fmean(self._episode_lengths)
+            stats = {**update_stats, **rollout_stats, **self.episodes.means()}
             for key, values in episode_logs.items():
                 stats[f"episode/{key}"] = torch.stack(values).mean().item()
             for key, values in extra_logs.items():
@@ -208,20 +190,15 @@ class OnPolicyRunner(BaseRunner):
 
             if self.should_eval(it):
                 stats.update(self.eval())
-                self.train_mode()
                 self._report_to_trial(trial, stats, it)
 
             if it % self.cfg.log_interval == 0 or it == end - 1:
                 self.log_scalars(stats, step=it)
                 self._print_summary(stats, it, end, start)
-            if self.save_dir is not None and self.iteration % self.cfg.save_interval == 0:
-                self.save_checkpoint(f"model_{self.iteration}.pt")
+            self.save_on_schedule()
             self._fire("post_iteration", stats)
 
-        if self.save_dir is not None:
-            self.save_checkpoint(f"model_{self.iteration}.pt")
-        if self.logger is not None:
-            self.logger.flush()
+        self.finish_learn()
         return stats
 
     def rollout_step(self, obs: torch.Tensor, critic_obs: torch.Tensor):
@@ -304,46 +281,22 @@ class OnPolicyRunner(BaseRunner):
             lines.append("  " + "   ".join(terms[i : i + 3]))
         print_block(lines)
 
-    # ----------------------------------------------------------------------- modes and policy
+    # ----------------------------------------------------------------------- BaseRunner hooks
+    def policy_module(self) -> nn.Module:
+        """The actor: its forward is the deterministic (mean) action, observation normalization included."""
+        return self.alg.actor
+
     def train_mode(self) -> None:
         self.alg.train_mode()
 
     def eval_mode(self) -> None:
         self.alg.eval_mode()
 
-    def get_inference_policy(self, device: str | torch.device | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
-        """Deterministic policy (normalization included): raw observations -> actions."""
-        self.eval_mode()
-        actor = self.alg.actor
-        if device is not None and torch.device(device) != self.device:
-            import copy
-
-            actor = copy.deepcopy(actor).to(device)  # leave the training model where it is
-
-        def policy(obs: torch.Tensor) -> torch.Tensor:
-            with torch.inference_mode():
-                return actor(obs)
-
-        return policy
-
-    def eval(self, num_episodes: int | None = None) -> dict[str, float]:
-        was_training = self.alg.actor.training
-        self.eval_mode()
-        try:
-            return super().eval(num_episodes)
-        finally:
-            if was_training:
-                self.train_mode()
-
-    # -------------------------------------------------------------------- checkpoint hooks
     def _state_dict(self) -> dict:
         return self.alg.state_dict()
 
     def _load_state_dict(self, state: dict, load_optimizer: bool) -> None:
         self.alg.load_state_dict(state, load_optimizer)
-
-    def _act_deterministic(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.alg.act_inference(obs)
 
 
 def _resolve_config(given: dict | PPOConfig | None, agent: PPO | None) -> PPOConfig:
