@@ -5,6 +5,7 @@ import os
 import pytest
 import torch
 
+from envs.vec_env import VecEnv
 from legged_train.algorithms.ppo import PPO
 from legged_train.networks import MLPActor, MLPCritic
 from legged_train.runners.base import NonFiniteError
@@ -144,6 +145,49 @@ def test_eval_uses_a_separate_env_and_reports_spec_names():
     torch.testing.assert_close(env.episode_length_buf, steps)
     assert runner.alg.actor.training  # back to training mode
     assert runner.get_eval_env() is runner.eval_env  # made once, reused
+
+
+class FixedLengthEnv(VecEnv):
+    """Env i's episodes all last ``episode_lengths[i]`` steps and earn 1 per step: the return is the length."""
+
+    def __init__(self, episode_lengths: list[int], num_obs: int = 4, num_actions: int = 2):
+        self.episode_lengths = torch.tensor(episode_lengths)
+        self.num_envs, self.num_obs, self.num_actions = len(episode_lengths), num_obs, num_actions
+        self.num_privileged_obs = None
+        self.max_episode_length = int(self.episode_lengths.max())
+        self.device = torch.device("cpu")
+        self.steps = torch.zeros(self.num_envs, dtype=torch.long)
+
+    def get_observations(self):
+        obs = torch.zeros(self.num_envs, self.num_obs)
+        return obs, {"observations": {"policy": obs}}
+
+    def reset(self):
+        self.steps.zero_()
+        return self.get_observations()
+
+    def step(self, actions):
+        self.steps += 1
+        truncated = self.steps >= self.episode_lengths
+        self.steps[truncated] = 0
+        obs, extras = self.get_observations()
+        extras.update(terminated=torch.zeros_like(truncated), truncated=truncated, time_outs=truncated,
+                      final_observation=torch.zeros_like(obs))
+        return obs, torch.ones(self.num_envs), truncated, extras
+
+
+def test_eval_counts_short_and_long_episodes_alike():
+    # Env 0's episodes last 1 step, env 1's 10. Counting whatever finishes first would return four
+    # 1-step episodes; each env must contribute its share (2 and 2; 2 and 1 for three episodes).
+    runner = OnPolicyRunner(env=PointMassEnv(num_envs=2), cfg=small_cfg(), eval_env=FixedLengthEnv([1, 10]))
+    stats = runner.eval(num_episodes=4)
+    assert stats["eval/mean_reward"] == pytest.approx((1 + 1 + 10 + 10) / 4)
+    assert (stats["eval/min_reward"], stats["eval/max_reward"]) == (1.0, 10.0)
+    assert runner.eval(num_episodes=3)["eval/mean_reward"] == pytest.approx((1 + 1 + 10) / 3)
+    # Fewer episodes than envs: one each from the first envs.
+    runner = OnPolicyRunner(env=PointMassEnv(num_envs=2), cfg=small_cfg(), eval_env=FixedLengthEnv([1, 7, 3]))
+    assert runner.eval(num_episodes=2)["eval/mean_reward"] == pytest.approx((1 + 7) / 2)
+    assert runner.eval(num_episodes=4)["eval/mean_reward"] == pytest.approx((1 + 1 + 7 + 3) / 4)
 
 
 def test_periodic_eval_during_learn():

@@ -292,7 +292,15 @@ class BaseRunner:
         return stats
 
     def _run_eval_episodes(self, env, num_episodes: int) -> torch.Tensor:
-        # Every env runs full episodes in parallel; stop once enough have finished (bounded for safety).
+        """Returns of ``num_episodes`` episodes, run side by side on the envs of ``env``.
+
+        Each env counts its first episodes up to a quota fixed in advance (the quotas differ by at
+        most one and add up to ``num_episodes``), so envs whose episodes end early cannot fill the
+        count with short episodes: which episodes count never depends on how long they last.
+        """
+        quota = torch.full((env.num_envs,), num_episodes // env.num_envs, dtype=torch.long)
+        quota[: num_episodes % env.num_envs] += 1
+        # Bounded for safety: one round more than the ceil(num_episodes / num_envs) episodes an env needs.
         rounds = math.ceil(num_episodes / env.num_envs) + 1
         max_steps = rounds * int(env.max_episode_length) + 1
         finished: list[torch.Tensor] = []
@@ -301,6 +309,8 @@ class BaseRunner:
         with torch.inference_mode():
             obs, _ = env.reset()
             device = torch.as_tensor(obs).device
+            quota = quota.to(device)
+            counted = torch.zeros_like(quota)
             episode_return = torch.zeros(env.num_envs, device=device)
             for _ in range(max_steps):
                 actions = self._act_deterministic(obs.to(self.device))
@@ -308,14 +318,16 @@ class BaseRunner:
                 episode_return += rewards.to(episode_return.dtype)
                 done_ids = dones.nonzero().flatten()
                 if len(done_ids) > 0:
-                    finished.append(episode_return[done_ids].clone())
-                    num_finished += len(done_ids)
+                    done_ids_in_quota = done_ids[counted[done_ids] < quota[done_ids]]
+                    finished.append(episode_return[done_ids_in_quota].clone())
+                    counted[done_ids_in_quota] += 1
+                    num_finished += len(done_ids_in_quota)
                     episode_return[done_ids] = 0.0
-                if num_finished >= num_episodes:
-                    break
+                    if num_finished == num_episodes:
+                        break
         if num_finished == 0:
             raise RuntimeError(f"no evaluation episode finished within {max_steps} steps of {type(env).__name__}")
-        return torch.cat(finished)[:num_episodes].float().cpu()
+        return torch.cat(finished).float().cpu()
 
     def _legged_evaluation(self) -> dict[str, float]:
         if importlib.util.find_spec("legged_train.evaluation") is None:
