@@ -1,14 +1,18 @@
 """Replay a trained policy: ``python play.py --task go1_flat [--load-run R] [--checkpoint N] [--video]``.
 
-By default it loads the latest checkpoint of the latest run of the task, then
+By default it loads the latest checkpoint of the latest run of the task, builds the runner the
+way train.py does (any task: PPO, DQN or SAC), then
 
-1. drives a fixed command sequence (``--commands "vx,vy,yaw@seconds" ...``) and prints how well
-   each segment was tracked; ``--video`` writes it as an MP4 (offscreen, works headless with
-   MUJOCO_GL=egl); the interactive MuJoCo viewer opens when a display exists;
-2. prints the standard evaluation (legged_train.evaluation) as JSON;
-3. exports the deterministic policy, observation normalization included, as TorchScript
-   (policy.pt) and ONNX (policy.onnx) with policy.json beside them: observation layout, joint
-   order, default pose, action scale and PD gains (``env.deployment_info()``).
+1. on legged envs, drives a fixed command sequence (``--commands "vx,vy,yaw@seconds" ...``) and
+   prints how well each segment was tracked; ``--video`` writes it as an MP4 (offscreen, works
+   headless with MUJOCO_GL=egl); the interactive MuJoCo viewer opens when a display exists;
+2. prints the standard evaluation (legged_train.evaluation) as JSON on legged envs, the runner's
+   evaluation (eval/mean_reward, eval/std_reward, ...) on other envs;
+3. exports the deterministic policy (PPO: the actor mean, observation normalization included;
+   DQN: the argmax of the Q-network; SAC: the tanh of the actor mean scaled to the action bounds)
+   as TorchScript (policy.pt) and ONNX (policy.onnx) with policy.json beside them: on legged envs
+   also observation layout, joint order, default pose, action scale and PD gains
+   (``env.deployment_info()``).
 """
 
 from __future__ import annotations
@@ -50,8 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=480)
     parser.add_argument("--headless", action="store_true", help="never open the interactive viewer")
-    parser.add_argument("--no-eval", action="store_true", help="skip the standard evaluation")
-    parser.add_argument("--eval-envs", type=int, help="envs of the standard evaluation (default: the standard 256)")
+    parser.add_argument("--no-eval", action="store_true", help="skip the evaluation")
+    parser.add_argument(
+        "--eval-envs", type=int, help="envs of the evaluation (default: the standard 256 on legged envs, else one per episode)"
+    )
+    parser.add_argument("--eval-episodes", type=int, help="episodes of the evaluation on non-legged envs (default: the run's)")
     parser.add_argument("--no-export", action="store_true", help="skip the TorchScript/ONNX export")
     parser.add_argument("--export-dir", help="default: <run>/exported")
     return parser
@@ -109,10 +116,9 @@ def _flatten(tree: dict, prefix: str = "") -> dict:
 
 
 def play_commands(env, policy, segments, video_path, width, height, open_viewer, video_fps=25.0) -> list[dict]:
-    """Drive the command sequence; returns per-segment tracking figures of the filmed env 0."""
+    """Drive the command sequence on a legged env; returns per-segment tracking figures of the filmed env 0."""
     import torch
 
-    legged = hasattr(env, "set_commands")
     renderer = frames = viewer = None
     if video_path is not None:
         from envs.render import OffscreenRenderer
@@ -127,26 +133,22 @@ def play_commands(env, policy, segments, video_path, width, height, open_viewer,
     with torch.inference_mode():
         obs, _ = env.reset()
         for command, seconds in segments:
-            if legged:
-                env.set_commands(torch.tensor([command], device=env.device).repeat(env.num_envs, 1), hold=True)
+            env.set_commands(torch.tensor([command], device=env.device).repeat(env.num_envs, 1), hold=True)
             steps = max(1, round(seconds / env.step_dt))
             speed_error = torch.zeros((), device=env.device)
             falls = 0
             for _ in range(steps):
                 obs, _, _, extras = env.step(policy(obs))
                 falls += int(extras["terminated"][0])
-                if legged:
-                    measured = torch.cat([env.base_lin_vel_heading[0], env.yaw_rate[:1]])
-                    speed_error += (measured - torch.tensor(command, device=env.device)).square().sum()
+                measured = torch.cat([env.base_lin_vel_heading[0], env.yaw_rate[:1]])
+                speed_error += (measured - torch.tensor(command, device=env.device)).square().sum()
                 if renderer is not None and step_count % frame_every == 0:
                     frames.append(renderer.render(env.qpos_numpy(0)))
                 step_count += 1
                 if viewer is not None:
                     _sync_viewer(env, viewer, viewer_data)
-            result = {"command": command, "seconds": seconds, "falls": falls}
-            if legged:
-                result["rms_error"] = round(float((speed_error / steps).sqrt()), 4)
-            results.append(result)
+            rms_error = round(float((speed_error / steps).sqrt()), 4)
+            results.append({"command": command, "seconds": seconds, "falls": falls, "rms_error": rms_error})
     if renderer is not None:
         from envs.render import write_mp4
 
@@ -177,14 +179,14 @@ def _sync_viewer(env, viewer, data) -> None:
     time.sleep(env.step_dt)  # about real time
 
 
-def export_policy(actor, num_obs: int, export_dir: str, info: dict) -> dict[str, str]:
-    """TorchScript + ONNX of a CPU copy of the actor (normalization included) and a JSON of ``info``."""
+def export_policy(policy_module, num_obs: int, export_dir: str, info: dict) -> dict[str, str]:
+    """TorchScript + ONNX of a CPU copy of the deterministic policy (obs -> actions) and a JSON of ``info``."""
     import copy
 
     import torch
 
     os.makedirs(export_dir, exist_ok=True)
-    module = copy.deepcopy(actor).cpu().eval()
+    module = copy.deepcopy(policy_module).cpu().eval()
     example = torch.zeros(1, num_obs)
     paths = {
         "torchscript": os.path.join(export_dir, "policy.pt"),
@@ -192,6 +194,7 @@ def export_policy(actor, num_obs: int, export_dir: str, info: dict) -> dict[str,
         "info": os.path.join(export_dir, "policy.json"),
     }
     with torch.no_grad():
+        example_actions = module(example)
         torch.jit.trace(module, example).save(paths["torchscript"])
         torch.onnx.export(
             module,
@@ -207,8 +210,10 @@ def export_policy(actor, num_obs: int, export_dir: str, info: dict) -> dict[str,
     info = {
         **info,
         "inputs": {"obs": [None, num_obs]},
-        "outputs": {"actions": [None, int(getattr(actor, "num_actions", 0))]},
-        "normalization": "included in the exported graph: feed raw observations",
+        # (batch, action dims) of floats; DQN: (batch,) int64 action indices.
+        "outputs": {"actions": [None, *example_actions.shape[1:]]},
+        "output_dtype": str(example_actions.dtype).removeprefix("torch."),
+        "normalization": "feed raw observations: any observation normalization is inside the exported graph",
         "files": {name: os.path.basename(path) for name, path in paths.items() if name != "info"},
     }
     with open(paths["info"], "w", encoding="utf-8") as file:
@@ -225,9 +230,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from legged_train.checkpoint import CheckpointError, find_checkpoint, load_checkpoint_file, set_seed
     from legged_train.config import resolve_device
-    from legged_train.runners.on_policy_runner import OnPolicyRunner
+    from legged_train.evaluation import is_legged_env, standard_evaluation
     from tasks import get_task
-    from train import experiment_name_of
+    from train import experiment_name_of, make_runner
 
     if args.video_fps <= 0:
         build_parser().error(f"--video-fps={args.video_fps} must be > 0")
@@ -248,40 +253,49 @@ def main(argv: list[str] | None = None) -> int:
     set_seed(args.seed)
 
     train_env = task.make_env(env_cfg, device)
+    legged = is_legged_env(train_env)
+    if args.video and not legged:
+        build_parser().error(f"--video films legged envs; task {task.name!r} has a {type(train_env).__name__}")
     # Replay on nominal physics (no randomization or pushes) when the env offers it.
     env = train_env.make_eval_env(num_envs=args.num_envs, seed=args.seed) if hasattr(train_env, "make_eval_env") else train_env
-    runner = OnPolicyRunner(env, cfg=train_cfg, device=device, eval_env=env)
+    num_episodes = args.eval_episodes or max(1, train_cfg.eval_episodes)
+    eval_env = None
+    if not legged and not args.no_eval and hasattr(train_env, "make_eval_env"):
+        eval_env = train_env.make_eval_env(num_envs=args.eval_envs or num_episodes, seed=args.seed)
+    runner = make_runner(env, train_cfg, None, device, eval_env=eval_env)
     runner.load_checkpoint(checkpoint_path, load_optimizer=False, map_location=device)
     policy = runner.get_inference_policy()
     name = os.path.splitext(os.path.basename(checkpoint_path))[0]
     print(f"loaded {checkpoint_path} (iteration {runner.iteration})")
 
-    video_path = None
-    if args.video:
-        video_path = args.video_path or os.path.join(run_dir, "videos", f"play_{name}.mp4")
-    open_viewer = HAS_DISPLAY and not args.headless and not args.video
-    tracking = play_commands(env, policy, segments, video_path, args.width, args.height, open_viewer, args.video_fps)
-    for segment in tracking:
-        print(json.dumps({"segment": segment}))
-    if video_path is not None:
-        print(f"video: {video_path}")
+    if legged:
+        video_path = None
+        if args.video:
+            video_path = args.video_path or os.path.join(run_dir, "videos", f"play_{name}.mp4")
+        open_viewer = HAS_DISPLAY and not args.headless and not args.video
+        tracking = play_commands(env, policy, segments, video_path, args.width, args.height, open_viewer, args.video_fps)
+        for segment in tracking:
+            print(json.dumps({"segment": segment}))
+        if video_path is not None:
+            print(f"video: {video_path}")
 
     if not args.no_eval:
-        from legged_train.evaluation import is_legged_env, standard_evaluation
-
-        if is_legged_env(train_env):
+        if legged:
             kwargs = {} if args.eval_envs is None else {"num_envs": args.eval_envs}
-            metrics = standard_evaluation(train_env, policy, device=device, **kwargs)
+            print(json.dumps({"standard_evaluation": standard_evaluation(train_env, policy, device=device, **kwargs)}))
         else:
-            metrics = runner.eval()
-        print(json.dumps({"standard_evaluation": metrics}))
+            print(json.dumps({"evaluation": runner.eval(num_episodes)}))
 
     if not args.no_export:
         info = train_env.deployment_info() if hasattr(train_env, "deployment_info") else {}
+        if hasattr(train_env, "action_space"):
+            info["action_space"] = repr(train_env.action_space)
         info.update({"task": task.name, "checkpoint": checkpoint_path, "iteration": runner.iteration})
         export_dir = args.export_dir or os.path.join(run_dir, "exported")
-        paths = export_policy(runner.alg.actor, env.num_obs, export_dir, info)
+        paths = export_policy(runner.policy_module(), env.num_obs, export_dir, info)
         print(f"exported: {paths['torchscript']}, {paths['onnx']}, {paths['info']}")
+    if eval_env is not None:
+        eval_env.close()
     if env is not train_env:
         env.close()
     train_env.close()

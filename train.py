@@ -103,8 +103,11 @@ def make_run_dir(log_root: str, experiment_name: str, run_name: str) -> str:
     return run_dir
 
 
-def make_runner(env, train_cfg, run_dir: str, device):
-    """Pick the runner from the training config's type."""
+def make_runner(env, train_cfg, log_dir: str | None, device, **runner_kwargs):
+    """Pick the runner from the training config's type; ``runner_kwargs`` (``eval_env=``...) go to it.
+
+    ``log_dir=None`` writes nothing (play.py replays a run that way).
+    """
     from legged_train.algorithms.dqn import DQNConfig
     from legged_train.algorithms.ppo import PPOConfig
     from legged_train.algorithms.sac import SACConfig
@@ -112,11 +115,11 @@ def make_runner(env, train_cfg, run_dir: str, device):
     if isinstance(train_cfg, PPOConfig):
         from legged_train.runners.on_policy_runner import OnPolicyRunner
 
-        return OnPolicyRunner(env, cfg=train_cfg, log_dir=run_dir, device=device)
+        return OnPolicyRunner(env, cfg=train_cfg, log_dir=log_dir, device=device, **runner_kwargs)
     if isinstance(train_cfg, (DQNConfig, SACConfig)):
         from legged_train.runners.off_policy_runner import OffPolicyRunner
 
-        return OffPolicyRunner(env=env, cfg=train_cfg, log_dir=run_dir, device=device)
+        return OffPolicyRunner(env=env, cfg=train_cfg, log_dir=log_dir, device=device, **runner_kwargs)
     raise TypeError(f"no runner for {type(train_cfg).__name__}; supported: PPOConfig, DQNConfig, SACConfig")
 
 

@@ -1,4 +1,5 @@
-"""train.py and play.py end to end on go1_flat with tiny settings, through the real command line."""
+"""train.py and play.py end to end with tiny settings: go1_flat through the real command line, the
+off-policy tasks through their main() functions (same code, without a second interpreter)."""
 
 import json
 import os
@@ -106,3 +107,55 @@ def test_cli_errors_are_clear(tmp_path):
     assert result.returncode != 0 and "learning_rate='fast' must be a number" in result.stderr
     result = subprocess.run([sys.executable, os.path.join(ROOT, "train.py"), "--list"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert "go1_flat" in result.stdout.split()
+
+
+@pytest.mark.parametrize("task", ["cartpole_dqn", "pendulum_sac"])
+def test_play_replays_an_off_policy_run_and_exports_its_deterministic_policy(task, tmp_path, capsys):
+    import play
+    import train
+    from legged_train.algorithms.dqn import MLPQNetwork
+    from legged_train.algorithms.sac import SquashedGaussianActor
+    from legged_train.checkpoint import load_checkpoint_file
+
+    networks = ["train.q_network_cfg.hidden_dims=[32]"] if task == "cartpole_dqn" else [
+        "train.actor_cfg.hidden_dims=[32]", "train.critic_cfg.hidden_dims=[32]"]
+    assert train.main([
+        "--task", task, "--total-timesteps", "300", "--log-root", str(tmp_path), "--set", "train.learning_starts=100",
+        "train.train_freq=1", "train.gradient_steps=1", "train.log_interval=100", *networks,
+    ]) == 0
+    (run_dir,) = [tmp_path / task / d for d in os.listdir(tmp_path / task)]
+    export_dir = tmp_path / "export"
+    capsys.readouterr()
+    assert play.main(["--task", task, "--log-root", str(tmp_path), "--export-dir", str(export_dir), "--headless"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    (evaluation,) = [line["evaluation"] for line in lines if "evaluation" in line]
+    assert set(evaluation) == {"eval/mean_reward", "eval/std_reward", "eval/min_reward", "eval/max_reward"}
+    assert not any("segment" in line or "standard_evaluation" in line for line in lines)  # legged envs only
+
+    # The deterministic policy rebuilt from the checkpoint alone: argmax Q, or 2 tanh(mean) on Pendulum's [-2, 2].
+    state = load_checkpoint_file(run_dir / "model_300.pt")["algorithm_state"]
+    obs = torch.randn(64, 4 if task == "cartpole_dqn" else 3) * 2.0
+    with torch.no_grad():
+        if task == "cartpole_dqn":
+            q_network = MLPQNetwork(num_obs=4, num_actions=2, hidden_dims=[32])
+            q_network.load_state_dict(state["q_network"])
+            expected = q_network(obs).argmax(dim=-1).numpy()
+        else:
+            actor = SquashedGaussianActor(num_obs=3, num_actions=1, hidden_dims=[32])
+            actor.load_state_dict(state["actor"])
+            expected = (2.0 * torch.tanh(actor(obs)[0])).numpy()
+
+    import onnxruntime
+
+    (onnx_actions,) = onnxruntime.InferenceSession(str(export_dir / "policy.onnx")).run(None, {"obs": obs.numpy()})
+    scripted_actions = torch.jit.load(str(export_dir / "policy.pt"))(obs).detach().numpy()
+    info = json.load(open(export_dir / "policy.json"))
+    if task == "cartpole_dqn":
+        assert len(set(expected.tolist())) == 2  # both actions occur: the comparison means something
+        np.testing.assert_array_equal(onnx_actions, expected)
+        np.testing.assert_array_equal(scripted_actions, expected)
+        assert info["outputs"]["actions"] == [None] and info["output_dtype"] == "int64"
+    else:
+        np.testing.assert_allclose(onnx_actions, expected, atol=1e-5, rtol=1e-5)
+        np.testing.assert_allclose(scripted_actions, expected, atol=1e-6, rtol=1e-6)
+        assert info["outputs"]["actions"] == [None, 1] and info["output_dtype"] == "float32"
