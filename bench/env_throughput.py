@@ -2,7 +2,7 @@
 
 Prints one JSON line: policy steps/s of the full env step (actions in, observations, rewards,
 terminations, resets out) and of the bare backend stepping the same compiled model the same number
-of substeps, and their ratio. Rounds of the two alternate, and the median round of each counts, so
+of substeps with the same joint targets, and their ratio. Rounds of the two alternate, and the median round of each counts, so
 a noisy neighbour on a shared machine hits both alike.
 
     python bench/env_throughput.py [--num-envs 1024] [--rounds 7] [--steps 50]
@@ -36,13 +36,19 @@ def main() -> None:
 
     task = get_task(args.task)
     task.env_cfg.num_envs = args.num_envs
+    # Measure the env as its task trains it: with the task's torch threads (go1_flat: 1).
+    if task.train_cfg.torch_threads > 0:
+        torch.set_num_threads(task.train_cfg.torch_threads)
     env = task.make_env(task.env_cfg, "cpu")
     bare = MjBatchBackend(env.mj_model, args.num_envs, task.env_cfg.sim.num_threads)
-    bare.reset(torch.arange(args.num_envs))
+    bare.reset(torch.arange(args.num_envs), keyframe=0 if env.mj_model.nkey > 0 else None)
     substeps = task.env_cfg.sim.substeps
     generator = torch.Generator().manual_seed(0)
     # Actions like an untrained policy's: they make robots stumble and fall, so resets are included.
     actions = [torch.randn(args.num_envs, env.num_actions, generator=generator) for _ in range(args.steps)]
+    # The bare backend gets the same joint targets, so both simulate the same kind of motion (a
+    # robot flailing against its joint limits costs the solver more than one standing still).
+    targets = [(env.default_joint_pos + env.action_scale * a).double() for a in actions]
 
     def env_round() -> float:
         start = time.perf_counter()
@@ -52,7 +58,8 @@ def main() -> None:
 
     def bare_round() -> float:
         start = time.perf_counter()
-        for _ in range(args.steps):
+        for target in targets:
+            bare.ctrl[:] = target
             bare.step(substeps)
         return args.num_envs * args.steps / (time.perf_counter() - start)
 
@@ -77,6 +84,7 @@ def main() -> None:
                 "envs_reset_during_measurement": resets,
                 "rounds": args.rounds,
                 "steps_per_round": args.steps,
+                "torch_threads": torch.get_num_threads(),
                 "cpus": os.cpu_count(),
                 "machine": platform.machine(),
             }

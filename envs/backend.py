@@ -50,6 +50,12 @@ class PhysicsBackend(ABC):
     def forward(self, env_ids: torch.Tensor | None = None) -> None:
         """Recompute derived fields (positions, sensors) from the current state, without stepping."""
 
+    def set_state(self, env_ids: torch.Tensor, qpos: torch.Tensor, qvel: torch.Tensor | None = None) -> None:
+        """Put the given envs in a given state (qpos, and qvel or rest) and recompute derived fields."""
+        self.qpos[env_ids] = qpos.to(self.qpos)
+        self.qvel[env_ids] = 0.0 if qvel is None else qvel.to(self.qvel)
+        self.forward(env_ids)
+
     @abstractmethod
     def model_field(self, name: str) -> torch.Tensor:
         """Per-env values of an MjModel field; writes change that env's physics."""

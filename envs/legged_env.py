@@ -28,8 +28,12 @@ GAIT_FREQUENCY = 2.0  # Hz, of the optional gait clock
 def single_torch_thread():
     """Run torch on one thread inside the env step. The env's tensors are small (envs x tens of
     columns), so more threads do not help them, while idle OpenMP workers spin and take the cores
-    the physics thread pool needs: measured 1.5x slower env steps on 2 cores without this."""
+    the physics thread pool needs: measured 1.5x slower env steps on 2 cores without this. Runners
+    that keep torch on one thread throughout (go1_flat does) avoid even the switch."""
     previous = torch.get_num_threads()
+    if previous == 1:
+        yield
+        return
     torch.set_num_threads(1)
     try:
         yield
@@ -79,14 +83,25 @@ class LeggedVelocityEnv(VecEnv):
         middle, half = ranges.mean(1), 0.5 * (ranges[:, 1] - ranges[:, 0]) * self.cfg.rewards.soft_joint_pos_limit
         self.soft_joint_lower, self.soft_joint_upper = middle - half, middle + half
         self.action_scale = robot.action_scale
+        noise, na = self.cfg.noise, len(joints)
+        widths = ((noise.gyro, 3), (noise.projected_gravity, 3), (noise.joint_pos, na), (noise.joint_vel, na))
+        self.noise_scale = torch.cat([torch.full((w,), float(scale), device=dev) for scale, w in widths])
         self.base_body_id = model.body(robot.base_body).id
         self.foot_site_ids = tensor([model.site(f).id for f in robot.foot_names], torch.long)
         # Trot: the first and last feet (FR, RL) step together, the middle two (FL, RR) half a cycle later.
         self.foot_phase_offsets = tensor([0.0 if i in (0, len(robot.foot_names) - 1) else 0.5 for i in range(len(robot.foot_names))])
-        self.foot_force_sensors = [foot_touch_sensor(f) for f in robot.foot_names]
+        # Columns of sensordata, found once: each step reads sensordata in one conversion.
         sensor_names = {model.sensor(i).name for i in range(model.nsensor)}
-        self.undesired_sensors = [s for s in robot.undesired_contact_sites if s in sensor_names]
-        self.base_contact_sensor = robot.base_contact_site if robot.base_contact_site in sensor_names else None
+
+        def columns(names: list[str]) -> torch.Tensor:
+            cols = [np.arange(model.sensor(n).adr[0], model.sensor(n).adr[0] + model.sensor(n).dim[0]) for n in names]
+            return tensor(np.concatenate(cols) if cols else np.zeros(0), torch.long)
+
+        self.gyro_cols, self.velocimeter_cols, self.up_cols = columns([GYRO]), columns([VELOCIMETER]), columns([UP])
+        self.foot_force_cols = columns([foot_touch_sensor(f) for f in robot.foot_names])
+        self.undesired_contact_cols = columns([s for s in robot.undesired_contact_sites if s in sensor_names])
+        has_base_sensor = robot.base_contact_site in sensor_names
+        self.base_contact_cols = columns([robot.base_contact_site]) if has_base_sensor else None
         # Nominal physics, the reference for randomization.
         self.nominal_base_mass = float(model.body_mass[self.base_body_id])
         self.nominal_base_com = tensor(model.body_ipos[self.base_body_id], torch.float64)
@@ -120,7 +135,8 @@ class LeggedVelocityEnv(VecEnv):
         self.base_com_offset = zeros(n, 3)
         self.motor_strength = torch.ones(n, device=dev)
         self.push_vel = zeros(n, 2)
-        self.episode_sums = {name: zeros(n) for name in self.reward_weights}
+        self.episode_reward_sums = zeros(n, len(self.reward_weights))  # columns in reward_weights order
+        self.lin_vel_error_sum, self.yaw_rate_error_sum = zeros(n), zeros(n)
 
     # -------------------------------------------------------------------------------- the step
 
@@ -175,13 +191,13 @@ class LeggedVelocityEnv(VecEnv):
         def read(x: torch.Tensor) -> torch.Tensor:
             return x.to(dev, torch.float32)
 
-        qpos, qvel = read(sim.qpos), read(sim.qvel)
+        qpos, qvel, sensors = read(sim.qpos), read(sim.qvel), read(sim.sensordata)
         self.base_pos = qpos[:, :3]
         self.base_quat = qpos[:, 3:7]  # w, x, y, z
         self.base_lin_vel_world = qvel[:, :3]  # a free joint's linear velocity is in the world frame
-        self.base_lin_vel = read(sim.sensor(VELOCIMETER))  # base frame
-        self.base_ang_vel = read(sim.sensor(GYRO))  # base frame
-        up = read(sim.sensor(UP))  # the world's z axis in the base frame
+        self.base_lin_vel = sensors[:, self.velocimeter_cols]  # base frame
+        self.base_ang_vel = sensors[:, self.gyro_cols]  # base frame
+        up = sensors[:, self.up_cols]  # the world's z axis in the base frame
         self.projected_gravity = -up
         self.yaw_rate = torch.sum(up * self.base_ang_vel, dim=1)  # world-z component of the angular velocity
         w, x, y, z = self.base_quat.unbind(1)
@@ -194,11 +210,9 @@ class LeggedVelocityEnv(VecEnv):
         self.joint_torque = read(sim.actuator_force)
         self.foot_pos = read(sim.site_xpos[:, self.foot_site_ids.to(sim.site_xpos.device)])
         self.foot_height = self.foot_pos[:, :, 2] - self.cfg.robot.foot_radius
-        self.foot_force = torch.cat([read(sim.sensor(s)) for s in self.foot_force_sensors], dim=1)
-        if self.undesired_sensors:
-            self.undesired_contact_force = torch.cat([read(sim.sensor(s)) for s in self.undesired_sensors], dim=1)
-        else:
-            self.undesired_contact_force = torch.zeros(self.num_envs, 0, device=dev)
+        self.foot_force = sensors[:, self.foot_force_cols]
+        self.undesired_contact_force = sensors[:, self.undesired_contact_cols]
+        self.base_contact_force = sensors[:, self.base_contact_cols].sum(dim=1) if self.base_contact_cols is not None else None
         self.foot_contact = self.foot_force > self.cfg.rewards.contact_force_threshold
         self.is_moving_command = torch.norm(self.commands, dim=1) > 0.1
 
@@ -219,9 +233,8 @@ class LeggedVelocityEnv(VecEnv):
         tilted = self.projected_gravity[:, 2] > -math.cos(term.max_tilt)
         low = self.base_pos[:, 2] < term.min_base_height
         self.terminated = tilted | low
-        if term.base_contact and self.base_contact_sensor is not None:
-            touch = self.sim.sensor(self.base_contact_sensor)[:, 0].to(self.device, torch.float32)
-            self.terminated |= touch > self.cfg.rewards.contact_force_threshold
+        if term.base_contact and self.base_contact_force is not None:
+            self.terminated |= self.base_contact_force > self.cfg.rewards.contact_force_threshold
         # A fall on the last step is a fall: terminated wins, so the two never overlap.
         self.truncated = (self.episode_length_buf >= self.max_episode_length) & ~self.terminated
 
@@ -241,15 +254,19 @@ class LeggedVelocityEnv(VecEnv):
             value = rewards.termination(self) * (self.reward_weights["termination"] * self.step_dt)
             self.reward_terms["termination"] = value
             total += value
-        for name, value in self.reward_terms.items():
-            self.episode_sums[name] += value
+        self.episode_reward_sums += torch.stack([self.reward_terms[name] for name in self.reward_weights], dim=1)
+        # Tracking errors, for the logs: the figure the standard evaluation reports, seen in training.
+        self.lin_vel_error_sum += torch.norm(self.commands[:, :2] - self.base_lin_vel_heading, dim=1)
+        self.yaw_rate_error_sum += torch.abs(self.commands[:, 2] - self.yaw_rate)
         return total
 
     def _episode_log(self, env_ids: torch.Tensor) -> dict:
         """Per-term reward sums of the finished episodes, per second of episode."""
-        log = {}
-        for name, sums in self.episode_sums.items():
-            log[f"rew_{name}"] = torch.mean(sums[env_ids]) / self.cfg.episode_length_s
+        means = self.episode_reward_sums[env_ids].mean(dim=0) / self.cfg.episode_length_s
+        log = {f"rew_{name}": mean for name, mean in zip(self.reward_weights, means.unbind())}
+        steps = self.episode_length_buf[env_ids].float().clamp(min=1.0)
+        log["lin_vel_error"] = torch.mean(self.lin_vel_error_sum[env_ids] / steps)  # m/s, per-episode mean
+        log["yaw_rate_error"] = torch.mean(self.yaw_rate_error_sum[env_ids] / steps)  # rad/s
         log["fall_rate"] = self.terminated[env_ids].float().mean()
         log["episode_length_s"] = self.episode_length_buf[env_ids].float().mean() * self.step_dt
         return log
@@ -266,10 +283,10 @@ class LeggedVelocityEnv(VecEnv):
             self.commands,
         ]
         noisy = list(clean)
-        noise = self.cfg.noise
-        if noise.enabled:
-            for i, scale in enumerate((noise.gyro, noise.projected_gravity, noise.joint_pos, noise.joint_vel)):
-                noisy[i] = clean[i] + scale * (2.0 * torch.rand(clean[i].shape, generator=self.generator, device=self.device) - 1.0)
+        if self.cfg.noise.enabled:  # one draw for the four noisy blocks, each with its own scale
+            measured = torch.cat(clean[:4], dim=1)
+            uniform = 2.0 * torch.rand(measured.shape, generator=self.generator, device=self.device) - 1.0
+            noisy[:4] = [measured + self.noise_scale * uniform]
         if self.cfg.gait_clock:
             angle = 2.0 * math.pi * self.gait_phase[:, None]
             clock = torch.cat((torch.sin(angle), torch.cos(angle)), dim=1) * self.is_moving_command[:, None]
@@ -339,15 +356,12 @@ class LeggedVelocityEnv(VecEnv):
         qpos[:, self.joint_qpos_ids.to(qpos.device)] = joint_pos.to(qpos)
         qvel = torch.zeros_like(sim.qvel[sim_ids])
         qvel[:, :6] = base_vel.to(qvel)
-        sim.qpos[sim_ids] = qpos
-        sim.qvel[sim_ids] = qvel
         sim.ctrl[sim_ids] = (self.default_joint_pos.expand(n, -1)).to(sim.ctrl)
-        sim.forward(sim_ids)
+        sim.set_state(sim_ids, qpos, qvel)
         # Put the lowest foot on the floor: starting in the air or buried both jolt the robot.
         foot_z = sim.site_xpos[sim_ids][:, self.foot_site_ids.to(sim.site_xpos.device), 2]
         qpos[:, 2] -= foot_z.min(dim=1).values - self.cfg.robot.foot_radius - 0.002
-        sim.qpos[sim_ids] = qpos
-        sim.forward(sim_ids)
+        sim.set_state(sim_ids, qpos, qvel)
 
         self.actions[env_ids] = 0.0
         self.last_actions[env_ids] = 0.0
@@ -358,7 +372,7 @@ class LeggedVelocityEnv(VecEnv):
         self.episode_length_buf[env_ids] = 0
         self.gait_phase[env_ids] = 0.0
         self.push_vel[env_ids] = 0.0
-        for sums in self.episode_sums.values():
+        for sums in (self.episode_reward_sums, self.lin_vel_error_sum, self.yaw_rate_error_sum):
             sums[env_ids] = 0.0
         if not self.hold_commands:
             self._resample_commands(env_ids)

@@ -40,6 +40,10 @@ class RunnerConfig:
     # Evaluate on the separate eval env every N iterations during learn; 0 = never.
     eval_interval: int = 0
     eval_episodes: int = 10
+    # torch intra-op threads while learning; 0 keeps torch's default. On a small CPU 1 is often
+    # fastest: small networks gain little from a second thread, and spinning OpenMP workers fight
+    # the simulator's (or another process's) threads for the cores.
+    torch_threads: int = 0
 
     def __post_init__(self) -> None:
         validate_runner_config(self)
@@ -53,6 +57,7 @@ def validate_runner_config(cfg: RunnerConfig) -> None:
             raise ValueError(f"logger_backend={backend!r} is not supported; allowed: {list(LOGGER_BACKENDS)}")
     check_fields(cfg, ("log_interval", "save_interval"), lambda v: v >= 1, ">= 1")
     check_fields(cfg, ("eval_interval", "eval_episodes"), lambda v: v >= 0, ">= 0")
+    check_fields(cfg, ("torch_threads",), lambda v: v >= 0, ">= 0 (0 = torch's default)")
     resolve_device(cfg.device)
 
 

@@ -86,11 +86,15 @@ def test_gait_clock_adds_two_policy_columns():
 
 
 def test_critic_group_is_the_clean_policy_group_plus_privileged_state():
-    env = make_env(num_envs=3, noise=True)
+    env = make_env(num_envs=64, noise=True)
     obs, extras = env.get_observations()
     critic = extras["observations"]["critic"]
     # Noise makes them differ on the noisy blocks; the command block is never noisy.
     assert not torch.allclose(obs[:, :30], critic[:, :30])
+    # Each block's noise stays within its configured bound: gyro 0.2, gravity 0.05, q 0.01, qdot 1.5.
+    noise = (obs[:, :30] - critic[:, :30]).abs().amax(dim=0)
+    bounds = torch.tensor([0.2] * 3 + [0.05] * 3 + [0.01] * 12 + [1.5] * 12)
+    assert torch.all(noise <= bounds + 1e-6) and torch.all(noise > 0.2 * bounds)
     assert torch.equal(obs[:, 42:], critic[:, 42 : env.num_obs])  # command and clock
     assert torch.equal(critic[:, env.num_obs : env.num_obs + 3], env.base_lin_vel)
 
@@ -221,6 +225,17 @@ def test_only_positive_rewards_clips_before_the_termination_penalty():
     assert reward.tolist() == pytest.approx([0.0, -100.0 * env.step_dt])
 
 
+def test_episode_log_reports_the_mean_tracking_error():
+    env = make_env(num_envs=2, episode_length_s=0.06)  # 3 steps
+    # A robot standing still under zero actions: its error is the command itself.
+    env.set_commands(torch.tensor([[0.6, 0.8, 0.0], [0.0, 0.0, 0.5]]))
+    for _ in range(3):
+        _, _, dones, extras = env.step(torch.zeros(2, 12))
+    assert dones.all()
+    assert extras["log"]["lin_vel_error"].item() == pytest.approx((1.0 + 0.0) / 2, abs=0.05)
+    assert extras["log"]["yaw_rate_error"].item() == pytest.approx((0.0 + 0.5) / 2, abs=0.05)
+
+
 def test_episode_log_reports_per_term_sums_on_reset():
     env = make_env(num_envs=2, episode_length_s=0.1)
     logs = []
@@ -229,7 +244,7 @@ def test_episode_log_reports_per_term_sums_on_reset():
         if "log" in extras:
             logs.append(extras["log"])
     assert logs, "episodes of 5 steps must end within 5 steps"
-    assert {f"rew_{name}" for name in env.reward_weights} <= set(logs[0])
+    assert {f"rew_{name}" for name in env.reward_weights} | {"lin_vel_error", "yaw_rate_error"} <= set(logs[0])
     assert all(v.dim() == 0 for v in logs[0].values())
 
 

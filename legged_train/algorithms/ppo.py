@@ -59,7 +59,6 @@ class PPOConfig(RunnerConfig):
     critic_cfg: dict = field(default_factory=lambda: {"hidden_dims": [128, 128, 128], "activation": "elu"})
     # torch intra-op threads for acting and learning (torch.set_num_threads at learn start);
     # 0 keeps torch's default. On a busy 2-core machine 1 can be several times faster than 2.
-    torch_threads: int = 0
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -68,7 +67,6 @@ class PPOConfig(RunnerConfig):
         positive = ("num_steps_per_env", "max_iterations", "learning_rate", "num_learning_epochs",
                     "num_mini_batches", "clip_param", "desired_kl", "max_grad_norm", "init_noise_std")
         check_fields(self, positive, lambda v: v > 0, "> 0")
-        check_fields(self, ("torch_threads",), lambda v: v >= 0, ">= 0 (0 = torch's default)")
         check_fields(self, ("gamma", "lam"), lambda v: 0.0 <= v <= 1.0, "in [0, 1]")
         if self.lr_adapt_factor <= 1.0:
             raise ValueError(f"lr_adapt_factor={self.lr_adapt_factor!r} must be > 1")

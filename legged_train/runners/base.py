@@ -103,6 +103,12 @@ class BaseRunner:
         """Also archive the git state of the repo containing ``repo_file_path``."""
         self.git_repo_paths.append(os.fspath(repo_file_path))
 
+    def start_learning(self) -> None:
+        """What every learn() does first: set torch's threads, open logging (once)."""
+        if self.cfg.torch_threads > 0:
+            torch.set_num_threads(self.cfg.torch_threads)
+        self.init_logging()
+
     def init_logging(self) -> None:
         """Open the logger and write the resolved config and git state; once per runner, at learn start.
 

@@ -86,7 +86,7 @@ class OffPolicyRunner(BaseRunner):
         total_timesteps = cfg.total_timesteps if total_timesteps is None else int(total_timesteps)
         if total_timesteps < 0:
             raise ValueError(f"total_timesteps={total_timesteps!r} must be >= 0")
-        self.init_logging()
+        self.start_learning()
         self.train_mode()
         obs = self._observation_groups(self.env.get_observations()[1])
         end = self.total_timesteps + total_timesteps

@@ -125,9 +125,7 @@ class OnPolicyRunner(BaseRunner):
         if num_learning_iterations < 1:
             raise ValueError(f"num_learning_iterations={num_learning_iterations!r} must be >= 1")
 
-        self.init_logging()
-        if self.cfg.torch_threads > 0:
-            torch.set_num_threads(self.cfg.torch_threads)
+        self.start_learning()
         # The env is only ever driven inside inference mode, so tensors it creates while stepping
         # stay writable for it (inference tensors cannot be modified outside inference mode).
         with torch.inference_mode():
