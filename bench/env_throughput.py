@@ -36,9 +36,8 @@ def main() -> None:
 
     task = get_task(args.task)
     task.env_cfg.num_envs = args.num_envs
-    # Measure the env as its task trains it: with the task's torch threads (go1_flat: 1).
-    if task.train_cfg.torch_threads > 0:
-        torch.set_num_threads(task.train_cfg.torch_threads)
+    # Measure the env as its task trains it: with the task's rollout torch threads (go1_flat: 1).
+    torch.set_num_threads(getattr(task.train_cfg, "rollout_torch_threads", 0) or task.train_cfg.torch_threads or torch.get_num_threads())
     env = task.make_env(task.env_cfg, "cpu")
     bare = MjBatchBackend(env.mj_model, args.num_envs, task.env_cfg.sim.num_threads)
     bare.reset(torch.arange(args.num_envs), keyframe=0 if env.mj_model.nkey > 0 else None)

@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import sys
 import time
 
@@ -28,6 +29,7 @@ import torch
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from envs.threads import torch_threads  # noqa: E402
 from legged_train.checkpoint import set_seed  # noqa: E402
 from legged_train.config import apply_overrides, split_env_train_overrides  # noqa: E402
 from legged_train.evaluation import standard_evaluation  # noqa: E402
@@ -35,19 +37,22 @@ from legged_train.runners.on_policy_runner import OnPolicyRunner  # noqa: E402
 from tasks import get_task  # noqa: E402
 
 
-def env_only_throughput(env, steps: int = 40) -> float:
-    """Policy steps/s of the env alone, with actions like an untrained policy's (falls and resets included)."""
+def env_only_throughput(env, threads: int, steps: int = 50, rounds: int = 5) -> float:
+    """Policy steps/s of the env alone, as bench/env_throughput.py measures it: actions like an
+    untrained policy's (falls and resets included), torch on the rollout's threads, median round."""
     generator = torch.Generator().manual_seed(0)
     actions = [torch.randn(env.num_envs, env.num_actions, generator=generator) for _ in range(steps)]
-    with torch.inference_mode():
+    rates = []
+    with torch.inference_mode(), torch_threads(threads):
         for a in actions[:5]:  # warm-up
             env.step(a)
-        start = time.perf_counter()
-        for a in actions:
-            env.step(a)
-        rate = env.num_envs * steps / (time.perf_counter() - start)
+        for _ in range(rounds):
+            start = time.perf_counter()
+            for a in actions:
+                env.step(a)
+            rates.append(env.num_envs * steps / (time.perf_counter() - start))
         env.reset()
-    return rate
+    return statistics.median(rates)
 
 
 def emit(record: dict) -> None:
@@ -90,7 +95,7 @@ def main() -> None:
     runner = OnPolicyRunner(env, cfg=train_cfg, log_dir=run_dir, device="cpu")
     runner.run_config.update({"task": task.name, "command": " ".join(sys.argv)})
 
-    env_rate = env_only_throughput(env)
+    env_rate = env_only_throughput(env, train_cfg.rollout_torch_threads)
     emit({
         "event": "start",
         "task": task.name,
@@ -98,6 +103,7 @@ def main() -> None:
         "steps_per_iteration": env.num_envs * train_cfg.num_steps_per_env,
         "env_only_steps_per_s": round(env_rate),
         "torch_threads": torch.get_num_threads() if train_cfg.torch_threads == 0 else train_cfg.torch_threads,
+        "rollout_torch_threads": train_cfg.rollout_torch_threads,
         "cpu": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),
         "run_dir": run_dir,

@@ -7,7 +7,6 @@ and the only per-step work outside torch is the backend's physics call.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import math
 
@@ -19,26 +18,10 @@ from envs.backend import PhysicsBackend
 from envs.legged_config import LeggedEnvConfig
 from envs.mjbatch_backend import MjBatchBackend
 from envs.robot import GYRO, UP, VELOCIMETER, build_model, foot_touch_sensor
+from envs.threads import torch_threads
 from envs.vec_env import VecEnv
 
 GAIT_FREQUENCY = 2.0  # Hz, of the optional gait clock
-
-
-@contextlib.contextmanager
-def single_torch_thread():
-    """Run torch on one thread inside the env step. The env's tensors are small (envs x tens of
-    columns), so more threads do not help them, while idle OpenMP workers spin and take the cores
-    the physics thread pool needs: measured 1.5x slower env steps on 2 cores without this. Runners
-    that keep torch on one thread throughout (go1_flat does) avoid even the switch."""
-    previous = torch.get_num_threads()
-    if previous == 1:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 class LeggedVelocityEnv(VecEnv):
@@ -141,7 +124,7 @@ class LeggedVelocityEnv(VecEnv):
     # -------------------------------------------------------------------------------- the step
 
     def step(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict]:
-        with single_torch_thread():
+        with torch_threads(1):  # small tensors; leave the cores to the physics pool
             return self._step(actions)
 
     def _step(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict]:
@@ -330,7 +313,7 @@ class LeggedVelocityEnv(VecEnv):
     # ----------------------------------------------------------------------------------- resets
 
     def reset(self) -> tuple[torch.Tensor, dict]:
-        with single_torch_thread():
+        with torch_threads(1):  # small tensors; leave the cores to the physics pool
             self.reset_idx(torch.arange(self.num_envs, device=self.device))
             self._update_state()
             self.obs_buf, self.critic_obs_buf = self._compute_observations()

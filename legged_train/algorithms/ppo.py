@@ -57,8 +57,9 @@ class PPOConfig(RunnerConfig):
     empirical_normalization: bool = True
     actor_cfg: dict = field(default_factory=lambda: {"hidden_dims": [128, 128, 128], "activation": "elu"})
     critic_cfg: dict = field(default_factory=lambda: {"hidden_dims": [128, 128, 128], "activation": "elu"})
-    # torch intra-op threads for acting and learning (torch.set_num_threads at learn start);
-    # 0 keeps torch's default. On a busy 2-core machine 1 can be several times faster than 2.
+    # torch threads while collecting experience (0: as torch_threads). With a CPU simulator, 1 leaves
+    # the cores to its thread pool; the update, with the simulator idle, runs on torch_threads.
+    rollout_torch_threads: int = 0
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -68,6 +69,7 @@ class PPOConfig(RunnerConfig):
                     "num_mini_batches", "clip_param", "desired_kl", "max_grad_norm", "init_noise_std")
         check_fields(self, positive, lambda v: v > 0, "> 0")
         check_fields(self, ("gamma", "lam"), lambda v: 0.0 <= v <= 1.0, "in [0, 1]")
+        check_fields(self, ("rollout_torch_threads",), lambda v: v >= 0, ">= 0 (0 = as torch_threads)")
         if self.lr_adapt_factor <= 1.0:
             raise ValueError(f"lr_adapt_factor={self.lr_adapt_factor!r} must be > 1")
         if not 0 < self.min_learning_rate <= self.max_learning_rate:

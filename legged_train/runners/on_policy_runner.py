@@ -24,6 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from envs.threads import torch_threads
 from legged_train.algorithms.ppo import PPO, PPOConfig, num_iterations_for, ppo_config_from_dict
 from legged_train.logger import flatten_extras
 from legged_train.networks import MLPActor, MLPCritic
@@ -148,7 +149,7 @@ class OnPolicyRunner(BaseRunner):
             episode_logs: dict[str, list[torch.Tensor]] = defaultdict(list)
             extra_logs: dict[str, list[float]] = defaultdict(list)
             step_reward_total = torch.zeros((), device=self.device)
-            with torch.inference_mode():
+            with torch.inference_mode(), torch_threads(self.cfg.rollout_torch_threads):
                 for _ in range(self.num_steps_per_env):
                     obs, critic_obs, rewards, dones, extras = self.rollout_step(obs, critic_obs)
                     step_reward_total += rewards.sum()
