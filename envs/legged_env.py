@@ -21,7 +21,7 @@ from envs.robot import GYRO, UP, VELOCIMETER, build_model, foot_touch_sensor
 from envs.threads import torch_threads
 from envs.vec_env import VecEnv
 
-GAIT_FREQUENCY = 2.0  # Hz, of the optional gait clock
+GAIT_FREQUENCY = 2.0  # Hz, of the gait clock (observation and gait_phase reward)
 
 
 class LeggedVelocityEnv(VecEnv):
@@ -90,7 +90,6 @@ class LeggedVelocityEnv(VecEnv):
         self.nominal_base_com = tensor(model.body_ipos[self.base_body_id], torch.float64)
         self.nominal_gainprm = tensor(model.actuator_gainprm[:, 0], torch.float64)
         self.nominal_biasprm = tensor(model.actuator_biasprm[:, 1:3], torch.float64)
-        self.nominal_friction = tensor(model.geom_friction[:, 0], torch.float64)
         self.nominal_total_mass = float(model.body_mass.sum())
 
     def _allocate_buffers(self) -> None:
