@@ -21,6 +21,7 @@ from typing import Callable
 
 import torch
 
+from envs import rewards
 from envs.legged_env import LeggedVelocityEnv, is_legged_env
 
 NUM_ENVS = 256
@@ -81,7 +82,7 @@ def _measure(env: LeggedVelocityEnv, policy, device) -> dict[str, float]:
         vel_sq_sum += alive * torch.sum(torch.square(commands[:, :2] - env.base_lin_vel_heading), dim=1)
         yaw_sq_sum += alive * torch.square(commands[:, 2] - env.yaw_rate)
         counted += alive
-        energy += alive * torch.sum(torch.abs(env.joint_torque * env.joint_vel), dim=1) * env.step_dt
+        energy += alive * rewards.energy(env) * env.step_dt  # sum over joints of |tau . qdot|
         distance += alive * torch.norm(env.base_lin_vel_world[:, :2], dim=1) * env.step_dt
 
     samples = counted.sum().clamp(min=1.0)
