@@ -11,6 +11,8 @@ Tensor semantics (all (num_envs, ...), float64 on the CPU backend):
   `step`/`forward`/`reset` (after `step` they describe the start of the last substep, as mj_step does).
 - `model_field(name)`: per-env copies of an MjModel field (geom_friction, body_mass, body_ipos,
   actuator_gainprm, ...), seeded from the model and applied before each physics call.
+- `state_dict()` / `load_state_dict()`: the full physics state and the per-env model fields, so a
+  resumed run steps on exactly as the uninterrupted one would.
 """
 
 from __future__ import annotations
@@ -19,6 +21,11 @@ from abc import ABC, abstractmethod
 
 import mujoco
 import torch
+
+
+# What mj_step reads besides the model: MuJoCo's mjSTATE_INTEGRATION set. The warm start matters
+# for exactness: the constraint solver starts from it and stops at a tolerance.
+STATE_FIELDS = ("time", "qpos", "qvel", "act", "qacc_warmstart", "ctrl", "qfrc_applied", "xfrc_applied")
 
 
 class PhysicsBackend(ABC):
@@ -59,6 +66,33 @@ class PhysicsBackend(ABC):
     @abstractmethod
     def model_field(self, name: str) -> torch.Tensor:
         """Per-env values of an MjModel field; writes change that env's physics."""
+
+    @abstractmethod
+    def data_field(self, name: str) -> torch.Tensor:
+        """A (num_envs, ...) view of an MjData field (``time``, ``qacc_warmstart``, ...); writes reach the simulation."""
+
+    @abstractmethod
+    def expanded_model_fields(self) -> dict[str, torch.Tensor]:
+        """The model fields made per-env so far by ``model_field``."""
+
+    def state_dict(self) -> dict:
+        """Every env's physics state and per-env model fields, as CPU tensors."""
+        return {
+            "data": {name: self.data_field(name).cpu().clone() for name in STATE_FIELDS},
+            "model": {name: field.cpu().clone() for name, field in self.expanded_model_fields().items()},
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore ``state_dict()``; shapes must match (same model, same number of envs)."""
+        targets = [(f"data.{n}", self.data_field(n), v) for n, v in state["data"].items()]
+        targets += [(f"model.{n}", self.model_field(n), v) for n, v in state["model"].items()]
+        for name, target, value in targets:
+            if tuple(value.shape) != tuple(target.shape):
+                raise ValueError(
+                    f"physics state {name} has shape {tuple(value.shape)}; this simulation has {tuple(target.shape)}"
+                )
+        for _, target, value in targets:
+            target.copy_(value.to(target))
 
     def sensor(self, name: str) -> torch.Tensor:
         """A view of one sensor's columns of `sensordata`."""

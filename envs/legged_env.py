@@ -428,6 +428,45 @@ class LeggedVelocityEnv(VecEnv):
     def _uniform(self, shape: tuple[int, ...], low: float, high: float) -> torch.Tensor:
         return low + (high - low) * torch.rand(shape, generator=self.generator, device=self.device)
 
+    # ----------------------------------------------------------------------- exact resume
+
+    # Buffers that carry from one step to the next (everything else is recomputed each step).
+    STATE_BUFFERS = (
+        "actions", "last_actions", "last_joint_vel", "commands", "command_time_left", "episode_length_buf",
+        "feet_air_time", "last_foot_contact", "last_foot_pos", "gait_phase", "friction_coeff", "added_base_mass",
+        "base_com_offset", "motor_strength", "push_vel", "episode_reward_sums", "lin_vel_error_sum",
+        "yaw_rate_error_sum", "obs_buf", "critic_obs_buf",
+    )
+
+    def state_dict(self) -> dict:
+        """Everything the next steps depend on: physics, per-env parameters, commands, timers,
+        counters, the generator and the current observations (noise included). CPU tensors and
+        plain types, so a checkpoint holding it loads with ``weights_only=True``."""
+        return {
+            "num_envs": self.num_envs,
+            "sim": self.sim.state_dict(),
+            "buffers": {name: getattr(self, name).cpu().clone() for name in self.STATE_BUFFERS},
+            "common_step_counter": self.common_step_counter,
+            "hold_commands": self.hold_commands,
+            "generator": self.generator.get_state(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue exactly where ``state_dict()`` was taken (same task config and number of envs)."""
+        if state["num_envs"] != self.num_envs:
+            raise ValueError(f"env state holds {state['num_envs']} envs; this env has num_envs={self.num_envs}")
+        for name in self.STATE_BUFFERS:
+            current = getattr(self, name)
+            value = state["buffers"][name]
+            if tuple(value.shape) != tuple(current.shape):
+                raise ValueError(f"env state {name} has shape {tuple(value.shape)}; this env's is {tuple(current.shape)}")
+        self.sim.load_state_dict(state["sim"])
+        for name in self.STATE_BUFFERS:
+            setattr(self, name, state["buffers"][name].to(self.device, getattr(self, name).dtype).clone())
+        self.common_step_counter = int(state["common_step_counter"])
+        self.hold_commands = bool(state["hold_commands"])
+        self.generator.set_state(state["generator"])
+
     def make_eval_env(self, num_envs: int | None = None, seed: int = 0) -> LeggedVelocityEnv:
         """A separate env on nominal physics: no randomization, no pushes, the same sensing noise."""
         cfg = copy.deepcopy(self.cfg)

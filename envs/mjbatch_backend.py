@@ -20,6 +20,7 @@ class MjBatchBackend(PhysicsBackend):
         # num_threads=0: every logical CPU, clamped to num_envs.
         self.batch = Batch(model, num_envs, num_threads)
         self._fields: dict[str, torch.Tensor] = {}
+        self._data_fields: dict[str, torch.Tensor] = {}
         for name in ("qpos", "qvel", "ctrl", "sensordata", "actuator_force", "site_xpos", "site_xmat", "xpos", "xquat"):
             # torch.from_numpy shares memory: the tensors follow the simulation with no copy.
             setattr(self, name, torch.from_numpy(self.batch.bind(name)))
@@ -37,6 +38,14 @@ class MjBatchBackend(PhysicsBackend):
         if name not in self._fields:
             self._fields[name] = torch.from_numpy(self.batch.expand(name))
         return self._fields[name]
+
+    def data_field(self, name: str) -> torch.Tensor:
+        if name not in self._data_fields:
+            self._data_fields[name] = torch.from_numpy(self.batch.bind(name))
+        return self._data_fields[name]
+
+    def expanded_model_fields(self) -> dict[str, torch.Tensor]:
+        return dict(self._fields)
 
     @staticmethod
     def _ids(env_ids: torch.Tensor) -> np.ndarray:

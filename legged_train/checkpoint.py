@@ -1,8 +1,15 @@
-"""Checkpoint files: atomic writes, loads that explain what is wrong, and RNG state capture.
+"""Checkpoint files: atomic, safe to load, and loads that explain what is wrong.
 
 A checkpoint is a dict saved with ``torch.save``. Runners put their own state in it; this module
-only adds ``schema_version`` and guarantees that a crash mid-write never leaves a half-written
-file under the final name (temp file in the same directory, then ``os.replace``).
+adds ``schema_version`` and guarantees that
+
+- a crash mid-write never leaves a half-written file under the final name (temp file in the same
+  directory, fsync, ``os.replace``, fsync of the directory), and a temp file left by a killed
+  writer is removed by the next writer to that directory;
+- a checkpoint holds only tensors and plain Python types (dicts, lists, tuples, numbers, strings),
+  so it is read with ``torch.load(weights_only=True)``: loading a file never runs code from it. A
+  file that needs anything else is refused;
+- no tensor in a checkpoint is NaN or Inf: a diverged run never overwrites a good checkpoint.
 """
 
 from __future__ import annotations
@@ -12,54 +19,126 @@ import pickle
 import random
 import tempfile
 import zipfile
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import torch
 
 # Bump when the layout of checkpoint dicts changes incompatibly.
-SCHEMA_VERSION = 1
+# 2: plain-type RNG states (loadable with weights_only=True), env state, task and robot identity.
+SCHEMA_VERSION = 2
+TEMP_PREFIX = ".tmp_"
 
 
 class CheckpointError(RuntimeError):
-    """A checkpoint that cannot be used: missing, corrupt, wrong schema or wrong shapes."""
+    """A checkpoint that cannot be used: missing, corrupt, unsafe, wrong schema or wrong shapes."""
+
+
+class NonFiniteCheckpointError(CheckpointError, FloatingPointError):
+    """Refused to save a checkpoint holding NaN or Inf."""
+
+
+def iter_tensors(tree: Any, prefix: str = "") -> Iterator[tuple[str, torch.Tensor]]:
+    """(dotted path, tensor) for every tensor in nested dicts / lists / tuples."""
+    if isinstance(tree, torch.Tensor):
+        yield prefix, tree
+    elif isinstance(tree, dict):
+        for key, value in tree.items():
+            yield from iter_tensors(value, f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(tree, (list, tuple)):
+        for i, value in enumerate(tree):
+            yield from iter_tensors(value, f"{prefix}[{i}]")
+
+
+def non_finite_entries(tree: Any) -> list[str]:
+    """Paths of the floating-point tensors in ``tree`` that hold NaN or Inf."""
+    return [path for path, t in iter_tensors(tree) if t.is_floating_point() and not bool(torch.isfinite(t).all())]
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
+    """``torch.save`` to ``path`` atomically, with the permissions of any other file the process writes."""
+    bad = non_finite_entries(obj)
+    if bad:
+        raise NonFiniteCheckpointError(
+            f"refusing to write {os.fspath(path)!r}: non-finite values (NaN/Inf) in {', '.join(bad[:5])}"
+        )
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    fd, tmp_path = tempfile.mkstemp(prefix=".tmp_", suffix=".pt", dir=directory)
+    remove_stale_temp_files(directory)
+    fd, tmp_path = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".pt", dir=directory)
     try:
+        # mkstemp makes the file 0600; a checkpoint is as readable as the run's other files (umask).
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as file:
             torch.save(obj, file)
             file.flush()
             os.fsync(file.fileno())
         os.replace(tmp_path, path)
+        _fsync_directory(directory)  # the rename itself survives a power cut
     except BaseException:
         if os.path.exists(tmp_path):
             os.remove(tmp_path)
         raise
 
 
-def load_checkpoint_file(path: str | os.PathLike, map_location: Any = None) -> dict:
-    """Load a checkpoint dict written by ``atomic_torch_save``; raise CheckpointError if unusable."""
+def remove_stale_temp_files(directory: str) -> None:
+    """Remove temp files a killed writer left behind (one writer per run directory at a time)."""
+    for name in os.listdir(directory):
+        if name.startswith(TEMP_PREFIX) and name.endswith(".pt"):
+            try:
+                os.remove(os.path.join(directory, name))
+            except FileNotFoundError:
+                pass
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _fsync_directory(directory: str) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_checkpoint_dict(path: str | os.PathLike, map_location: Any = None) -> dict:
+    """``torch.load(weights_only=True)`` of a checkpoint file, with errors that say what is wrong."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise CheckpointError(f"checkpoint {path!r} does not exist")
     try:
-        # weights_only=False: checkpoints hold RNG states (numpy arrays) and plain config dicts.
-        checkpoint = torch.load(path, map_location=map_location, weights_only=False)
-    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as err:
-        raise CheckpointError(f"checkpoint {path!r} is corrupt or not a torch checkpoint: {err}") from err
+        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        # weights_only refuses any global it does not know: a class, a function, os.system...
+        raise CheckpointError(
+            f"checkpoint {path!r} holds objects other than tensors and plain types, refused: loading it "
+            f"could run code from the file ({str(err).splitlines()[0]})"
+        ) from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as err:
+        raise CheckpointError(f"checkpoint {path!r} is corrupt or not a torch checkpoint: {err}") from None
     if not isinstance(checkpoint, dict):
         raise CheckpointError(f"checkpoint {path!r} holds a {type(checkpoint).__name__}, expected a dict")
+    return checkpoint
+
+
+def check_schema(checkpoint: dict, path: str) -> None:
     version = checkpoint.get("schema_version")
     if version != SCHEMA_VERSION:
         raise CheckpointError(
             f"checkpoint {path!r} has schema_version={version!r}; this version of legged_train reads "
             f"schema_version={SCHEMA_VERSION} (pass ckpt_manipulator= to convert older files)"
         )
+
+
+def load_checkpoint_file(path: str | os.PathLike, map_location: Any = None) -> dict:
+    """Load a checkpoint dict written by ``atomic_torch_save``; raise CheckpointError if unusable."""
+    checkpoint = read_checkpoint_dict(path, map_location)
+    check_schema(checkpoint, os.fspath(path))
     return checkpoint
 
 
@@ -71,9 +150,18 @@ def set_seed(seed: int) -> None:
 
 
 def capture_rng_state() -> dict:
+    """The global RNG states as tensors and plain types (safe for ``weights_only`` loading)."""
+    version, internal, gauss = random.getstate()
+    kind, keys, pos, has_gauss, cached_gaussian = np.random.get_state()
     state = {
-        "python": random.getstate(),
-        "numpy": np.random.get_state(),
+        "python": [version, list(internal), gauss],
+        "numpy": {
+            "kind": kind,
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(cached_gaussian),
+        },
         "torch": torch.get_rng_state(),
     }
     if torch.cuda.is_available() and torch.cuda.is_initialized():
@@ -83,19 +171,18 @@ def capture_rng_state() -> dict:
 
 def restore_rng_state(state: dict) -> None:
     if "python" in state:
-        random.setstate(_as_python_state(state["python"]))
+        version, internal, gauss = state["python"]
+        random.setstate((version, tuple(internal), gauss))
     if "numpy" in state:
-        np.random.set_state(state["numpy"])
+        numpy_state = state["numpy"]
+        keys = numpy_state["keys"].numpy().astype(np.uint32)
+        np.random.set_state(
+            (numpy_state["kind"], keys, numpy_state["pos"], numpy_state["has_gauss"], numpy_state["cached_gaussian"])
+        )
     if "torch" in state:
         torch.set_rng_state(state["torch"].cpu())
     if "torch_cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all([s.cpu() for s in state["torch_cuda"]])
-
-
-def _as_python_state(state: Any) -> tuple:
-    # torch.save keeps tuples, but a checkpoint round-tripped through other tools may hold lists.
-    version, internal, gauss = state
-    return (version, tuple(internal), gauss)
 
 
 # ------------------------------------------------------------------------- run directories

@@ -27,7 +27,10 @@ class Logger:
         backend: str | Iterable[str] = "tensorboard",
         backend_kwargs: dict | None = None,
         config: dict | None = None,
+        purge_step: int | None = None,
     ):
+        """``purge_step``: a resumed run's first step; TensorBoard then hides what an earlier
+        process of the same run logged from that step on (it was lost with that process)."""
         self.log_dir = str(log_dir)
         self.backends = [backend] if isinstance(backend, str) else list(backend)
         for name in self.backends:
@@ -39,7 +42,7 @@ class Logger:
         for name in self.backends:
             kwargs = _kwargs_for(name, backend_kwargs)
             if name == "tensorboard":
-                self._writers[name] = _open_tensorboard(self.log_dir, kwargs)
+                self._writers[name] = _open_tensorboard(self.log_dir, kwargs, purge_step)
             elif name == "wandb":
                 self._writers[name] = _open_wandb(self.log_dir, kwargs, config)
             elif name == "swanlab":
@@ -113,12 +116,13 @@ def _kwargs_for(name: str, backend_kwargs: dict) -> dict:
     return dict(backend_kwargs)
 
 
-def _open_tensorboard(log_dir: str, kwargs: dict):
+def _open_tensorboard(log_dir: str, kwargs: dict, purge_step: int | None = None):
     from torch.utils.tensorboard import SummaryWriter
 
     kwargs.pop("project", None)  # a project name means nothing to TensorBoard
     kwargs.pop("tags", None)
-    return SummaryWriter(log_dir=log_dir, **{k: v for k, v in kwargs.items() if k in ("flush_secs", "max_queue")})
+    kwargs = {k: v for k, v in kwargs.items() if k in ("flush_secs", "max_queue")}
+    return SummaryWriter(log_dir=log_dir, purge_step=purge_step, **kwargs)
 
 
 def _open_wandb(log_dir: str, kwargs: dict, config: dict | None):

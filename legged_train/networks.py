@@ -125,7 +125,8 @@ class MLPActor(nn.Module):
 
     def distribution(self, obs: torch.Tensor) -> Normal:
         mean = self.forward(obs)
-        return Normal(mean, self.std.expand_as(mean))
+        # No argument validation: a NaN mean then reaches the runner's check, which names the parameter.
+        return Normal(mean, self.std.expand_as(mean), validate_args=False)
 
     def update_normalization(self, obs: torch.Tensor) -> None:
         if isinstance(self.obs_normalizer, EmpiricalNormalization):

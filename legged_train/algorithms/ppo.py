@@ -17,7 +17,7 @@ from torch import nn
 
 from legged_train.config import RunnerConfig, apply_overrides, check_fields, resolve_device
 from legged_train.networks import MLPActor, MLPCritic
-from legged_train.runners.base import check_finite
+from legged_train.finite import check_finite, check_module_finite
 from legged_train.storage import RolloutStorage
 
 LR_SCHEDULES = ("adaptive", "fixed", "linear")
@@ -246,6 +246,8 @@ class PPO:
             loss.backward()
             nn.utils.clip_grad_norm_([*self.actor.parameters(), *self.critic.parameters()], cfg.max_grad_norm)
             self.optimizer.step()
+            check_module_finite(self.actor, "actor", f"a PPO step (learning_rate={self.learning_rate:.3g})")
+            check_module_finite(self.critic, "critic", f"a PPO step (learning_rate={self.learning_rate:.3g})")
 
             totals["policy_loss"] += policy_loss.item()
             totals["value_loss"] += value_loss.item()

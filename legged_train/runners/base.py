@@ -11,7 +11,12 @@ hooks; everything else lives here once:
 - ``train_mode()`` / ``eval_mode()``: switch the algorithm's networks.
 
 The base keeps ``iteration`` (learning iterations done) and ``total_timesteps`` (env steps done)
-in every checkpoint, with the resolved config, the RNG states and the schema version.
+in every checkpoint, with the resolved config, the RNG states, the schema version, the task and
+robot the run trained (``identity``) and, for envs that have one, the env's own state
+(``env.state_dict()``): a resumed run continues bit-exactly on the CPU.
+
+``request_stop()`` (train.py calls it on Ctrl-C / SIGTERM) ends ``learn`` after the current
+iteration, which then saves its final checkpoint as usual.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import math
 import os
 import statistics
 import sys
+import warnings
 from collections import deque
 from typing import Any, Callable
 
@@ -34,27 +40,19 @@ from legged_train.checkpoint import (
     CheckpointError,
     atomic_torch_save,
     capture_rng_state,
-    load_checkpoint_file,
+    check_schema,
+    iter_tensors,
+    read_checkpoint_dict,
+    remove_stale_temp_files,
     restore_rng_state,
 )
 from legged_train.config import RunnerConfig, config_to_dict, resolve_device
+from legged_train.finite import NonFiniteError, check_finite  # noqa: F401 (re-exported: runners import them from here)
 from legged_train.git_state import store_code_state
 from legged_train.logger import Logger
 
 # The repository this package lives in: archived with every run.
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-class NonFiniteError(FloatingPointError):
-    """NaN or Inf reached the training loop; the message names where."""
-
-
-def check_finite(tensor: torch.Tensor, source: str) -> None:
-    """Raise NonFiniteError naming ``source`` if ``tensor`` holds NaN or Inf."""
-    if not bool(torch.isfinite(tensor).all()):
-        bad = ~torch.isfinite(tensor)
-        rows = bad.reshape(bad.shape[0], -1).any(dim=1).nonzero().flatten()[:5].tolist() if tensor.dim() > 0 else []
-        raise NonFiniteError(f"non-finite values (NaN/Inf) in {source}; first bad rows: {rows}")
 
 
 class BaseRunner:
@@ -83,6 +81,11 @@ class BaseRunner:
         # Written to <log_dir>/config.yaml at learn start; train.py adds the task and env config.
         self.run_config: dict[str, Any] = {"runner": type(self).__name__, "train": config_to_dict(cfg)}
         self._callbacks: dict[str, list[Callable]] = {event: [] for event in self.CALLBACK_EVENTS}
+        self.stop_requested = False
+
+    def request_stop(self) -> None:
+        """End ``learn`` after the current iteration (with its final checkpoint)."""
+        self.stop_requested = True
 
     # ----------------------------------------------------------------------------------- callbacks
     def add_callback(self, event: str, fn: Callable) -> None:
@@ -117,15 +120,28 @@ class BaseRunner:
         if self.logger is not None or self.log_dir is None:
             return
         os.makedirs(self.log_dir, exist_ok=True)
-        self.run_config["train"] = config_to_dict(self.cfg)
-        with open(os.path.join(self.log_dir, "config.yaml"), "w", encoding="utf-8") as file:
-            yaml.safe_dump(self.run_config, file, sort_keys=False)
-        store_code_state(self.log_dir, self.git_repo_paths)
+        remove_stale_temp_files(self.log_dir)
+        config_path = os.path.join(self.log_dir, "config.yaml")
+        if self.iteration > 0 and os.path.isfile(config_path):
+            # Resumed in its own run folder: keep the run's config and code state, record the resume.
+            with open(config_path, encoding="utf-8") as file:
+                run_config = yaml.safe_load(file) or {}
+            resume = {"iteration": self.iteration, **{k: self.run_config.get(k) for k in ("command", "resumed_from")}}
+            run_config.setdefault("resumes", []).append(resume)
+            store_code_state(os.path.join(self.log_dir, "git", f"resumed_at_{self.iteration}"), self.git_repo_paths)
+        else:
+            self.run_config["train"] = config_to_dict(self.cfg)
+            run_config = self.run_config
+            store_code_state(self.log_dir, self.git_repo_paths)
+        with open(config_path, "w", encoding="utf-8") as file:
+            yaml.safe_dump(run_config, file, sort_keys=False)
         self.logger = Logger(
             self.log_dir,
             backend=self.cfg.logger_backend,
             backend_kwargs=self.cfg.logger_kwargs,
             config=self.run_config,
+            # TensorBoard drops events an interrupted run logged after its last checkpoint: one curve.
+            purge_step=self.iteration if self.iteration > 0 else None,
         )
 
     def log_scalars(self, scalars: dict[str, float | torch.Tensor], step: int) -> None:
@@ -161,23 +177,67 @@ class BaseRunner:
     def save_checkpoint(self, path: str, infos: dict | None = None) -> str:
         """Write a full checkpoint atomically; a file name without a folder goes under ``save_dir``.
 
-        ``infos`` (any picklable dict) is stored as ``checkpoint["infos"]``.
+        ``infos`` (tensors and plain types only) is stored as ``checkpoint["infos"]``. A checkpoint
+        with NaN/Inf anywhere is refused (NonFiniteCheckpointError), never written.
         """
         if not os.path.isabs(path) and self.save_dir is not None and os.path.dirname(path) == "":
             path = os.path.join(self.save_dir, path)
         checkpoint = {
             "schema_version": SCHEMA_VERSION,
             "runner": type(self).__name__,
+            "identity": self.identity(),
             "iteration": self.iteration,
             "total_timesteps": self.total_timesteps,
             "config": config_to_dict(self.cfg),
             "rng_state": capture_rng_state(),
             **self._state_dict(),
         }
+        if hasattr(self.env, "state_dict"):
+            checkpoint["env_state"] = self.env.state_dict()
         if infos is not None:
             checkpoint["infos"] = infos
         atomic_torch_save(checkpoint, path)
         return path
+
+    def identity(self) -> dict:
+        """What a checkpoint must match to be loaded here: the task (when known) and the robot's joints."""
+        identity: dict[str, Any] = {"task": self.run_config.get("task")}
+        robot = getattr(getattr(self.env, "cfg", None), "robot", None)
+        if robot is not None:
+            identity["robot"] = {"mjcf": os.path.basename(robot.mjcf_path), "joint_names": list(robot.joint_names)}
+        return identity
+
+    def _check_shapes(self, checkpoint: dict, path: str) -> None:
+        """Network tensors must have this runner's shapes; say which differ, in one line."""
+        # Buffers that grow with data (replay, episode windows) and optimizer moments are not networks.
+        skipped = ("replay_buffer", "episode_statistics", "episode_tracking")
+        state = {key: value for key, value in self._state_dict().items() if key not in skipped}
+        here = dict(iter_tensors(state))
+        saved = dict(iter_tensors({key: checkpoint[key] for key in state if key in checkpoint}))
+        differ = [
+            f"{name} is {tuple(saved[name].shape)} in the file, {tuple(tensor.shape)} here"
+            for name, tensor in here.items()
+            if name in saved and "optimizer" not in name and tuple(saved[name].shape) != tuple(tensor.shape)
+        ]
+        if differ:
+            raise CheckpointError(
+                f"checkpoint {path!r} does not fit this runner's networks (were they built with other sizes?): "
+                + "; ".join(differ[:3])
+            )
+
+    def _check_identity(self, checkpoint: dict, path: str) -> None:
+        saved, here = checkpoint.get("identity", {}), self.identity()
+        if saved.get("task") and here["task"] and saved["task"] != here["task"]:
+            raise CheckpointError(
+                f"checkpoint {path!r} belongs to a run of task {saved['task']!r}, not {here['task']!r}: "
+                f"use --task {saved['task']} or pick a run of {here['task']!r}"
+            )
+        saved_robot, robot = saved.get("robot"), here.get("robot")
+        if saved_robot and robot and saved_robot["joint_names"] != robot["joint_names"]:
+            raise CheckpointError(
+                f"checkpoint {path!r} was trained on robot {saved_robot['mjcf']} with joints {saved_robot['joint_names']}; "
+                f"this env's robot {robot['mjcf']} has joints {robot['joint_names']}"
+            )
 
     def load_checkpoint(
         self,
@@ -188,32 +248,45 @@ class BaseRunner:
     ) -> dict:
         """Restore a checkpoint written by ``save_checkpoint``; returns the loaded dict.
 
-        ``ckpt_manipulator(checkpoint) -> checkpoint`` may rewrite the dict first (rename keys,
-        drop a head, convert an old schema). Wrong shapes raise CheckpointError naming the file.
+        Files load with ``weights_only=True``: one holding anything but tensors and plain types is
+        refused. ``ckpt_manipulator(checkpoint) -> checkpoint`` may rewrite the dict first (rename
+        keys, drop a head, convert an old schema). A checkpoint of another task or robot, or with
+        other network shapes, raises CheckpointError naming the file and the difference.
+
+        ``load_optimizer=True`` resumes training: optimizer, RNG states and, when the checkpoint
+        holds one for the same number of envs, the env's state are restored too.
+        ``load_optimizer=False`` loads the networks and counters only (replay, fine-tuning).
         """
-        if ckpt_manipulator is None:
-            checkpoint = load_checkpoint_file(path, map_location=map_location)
-        else:
+        path = os.fspath(path)
+        checkpoint = read_checkpoint_dict(path, map_location=map_location)
+        if ckpt_manipulator is not None:
             # A manipulator may be what converts an older schema, so check the schema after it runs.
-            try:
-                raw = torch.load(path, map_location=map_location, weights_only=False)
-            except FileNotFoundError:
-                raise CheckpointError(f"checkpoint {path!r} does not exist") from None
-            except Exception as err:
-                raise CheckpointError(f"checkpoint {path!r} is corrupt or not a torch checkpoint: {err}") from err
-            checkpoint = ckpt_manipulator(raw)
-            if not isinstance(checkpoint, dict) or checkpoint.get("schema_version") != SCHEMA_VERSION:
-                raise CheckpointError(
-                    f"ckpt_manipulator must return a checkpoint dict with schema_version={SCHEMA_VERSION}"
-                )
+            checkpoint = ckpt_manipulator(checkpoint)
+            if not isinstance(checkpoint, dict):
+                raise CheckpointError(f"ckpt_manipulator must return a checkpoint dict, got {type(checkpoint).__name__}")
+        check_schema(checkpoint, path)
+        self._check_identity(checkpoint, path)
+        self._check_shapes(checkpoint, path)
         try:
             self._load_state_dict(checkpoint, load_optimizer)
         except (RuntimeError, KeyError, ValueError) as err:
-            raise CheckpointError(f"checkpoint {path!r} does not fit this runner's model: {err}") from err
+            raise CheckpointError(f"checkpoint {path!r} does not fit this runner's networks: {_first_line(err)}") from None
         self.iteration = int(checkpoint.get("iteration", 0))
         self.total_timesteps = int(checkpoint.get("total_timesteps", 0))
+        if not load_optimizer:
+            return checkpoint
         if "rng_state" in checkpoint:
             restore_rng_state(checkpoint["rng_state"])
+        env_state = checkpoint.get("env_state")
+        if env_state is not None and hasattr(self.env, "load_state_dict"):
+            if env_state.get("num_envs") == self.env.num_envs:
+                self.env.load_state_dict(env_state)
+            else:
+                warnings.warn(
+                    f"checkpoint {path!r} holds the state of {env_state.get('num_envs')} envs; this env has "
+                    f"{self.env.num_envs}: training continues from fresh episodes (not bit-exact)",
+                    stacklevel=2,
+                )
         return checkpoint
 
     # rsl_rl names for the same two operations.
@@ -392,6 +465,12 @@ class EpisodeStatistics:
             self.lengths.copy_(state["lengths"])
         self.recent_returns = deque(state["recent_returns"], maxlen=self.recent_returns.maxlen)
         self.recent_lengths = deque(state["recent_lengths"], maxlen=self.recent_lengths.maxlen)
+
+
+def _first_line(err: Exception) -> str:
+    # torch's load_state_dict errors list every key on many lines; the first names the problem.
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return "; ".join(lines[:3]) if lines else type(err).__name__
 
 
 def print_block(lines: list[str]) -> None:

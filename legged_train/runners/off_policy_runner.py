@@ -23,7 +23,8 @@ from legged_train.algorithms.dqn import DQN, DQNConfig, MLPQNetwork
 from legged_train.algorithms.sac import SAC, MLPQCritic, SACConfig, SquashedGaussianActor
 from legged_train.logger import flatten_extras
 from legged_train.replay_buffer import ReplayBuffer, next_observations_from_step
-from legged_train.runners.base import BaseRunner, EpisodeStatistics, NonFiniteError, check_finite, print_block
+from legged_train.finite import NonFiniteError, check_finite, check_reward_terms
+from legged_train.runners.base import BaseRunner, EpisodeStatistics, print_block
 
 
 class OffPolicyRunner(BaseRunner):
@@ -120,6 +121,8 @@ class OffPolicyRunner(BaseRunner):
                 stats.update(eval_stats)
             self.save_on_schedule()
             self._fire("post_iteration", stats)
+            if self.stop_requested:
+                break
 
         self.finish_learn()
         return stats
@@ -129,7 +132,7 @@ class OffPolicyRunner(BaseRunner):
         actions = self.algorithm.act(obs, self.total_timesteps)
         _, rewards, dones, extras = self.env.step(actions.to(self.env.device))
         rewards, dones = rewards.to(self.device), dones.to(self.device)
-        check_finite(rewards, "env rewards")
+        check_reward_terms(self.env, rewards)
         next_obs = self._observation_groups(extras)
         # Finished envs were already reset: their successor state is the final observation.
         true_next_obs = next_observations_from_step(next_obs, dones, extras)

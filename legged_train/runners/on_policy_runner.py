@@ -28,7 +28,8 @@ from envs.threads import torch_threads
 from legged_train.algorithms.ppo import PPO, PPOConfig, num_iterations_for, ppo_config_from_dict
 from legged_train.logger import flatten_extras
 from legged_train.networks import MLPActor, MLPCritic
-from legged_train.runners.base import BaseRunner, EpisodeStatistics, check_finite, print_block
+from legged_train.finite import NonFiniteError, check_finite, check_reward_terms, non_finite_parameters
+from legged_train.runners.base import BaseRunner, EpisodeStatistics, print_block
 
 ALGORITHMS = ("ppo",)
 
@@ -196,6 +197,8 @@ class OnPolicyRunner(BaseRunner):
                 self._print_summary(stats, it, end, start)
             self.save_on_schedule()
             self._fire("post_iteration", stats)
+            if self.stop_requested:
+                break
 
         self.finish_learn()
         return stats
@@ -203,11 +206,14 @@ class OnPolicyRunner(BaseRunner):
     def rollout_step(self, obs: torch.Tensor, critic_obs: torch.Tensor):
         """One env step with the current policy: act, step, check, store. Returns (obs, critic_obs, rewards, dones, extras)."""
         actions = self.alg.act(obs, critic_obs)
-        check_finite(actions, "policy actions")
+        if not bool(torch.isfinite(actions).all()):
+            bad = non_finite_parameters(self.alg.actor)
+            source = f"network 'actor', parameters {bad[:5]}" if bad else "the actor's output (its parameters are finite)"
+            raise NonFiniteError(f"non-finite policy actions (NaN/Inf) from {source}")
         obs, rewards, dones, extras = self.env.step(actions.to(self.env.device))
         obs, critic_obs = self._split_observations(obs, extras)
         rewards = rewards.to(self.device)
-        check_finite(rewards, "env rewards")
+        check_reward_terms(self.env, rewards)
         self.alg.process_env_step(rewards, dones, extras)
         return obs, critic_obs, rewards, dones.to(self.device), extras
 
@@ -292,10 +298,12 @@ class OnPolicyRunner(BaseRunner):
         self.alg.eval_mode()
 
     def _state_dict(self) -> dict:
-        return self.alg.state_dict()
+        return {**self.alg.state_dict(), "episode_statistics": self.episodes.state_dict()}
 
     def _load_state_dict(self, state: dict, load_optimizer: bool) -> None:
         self.alg.load_state_dict(state, load_optimizer)
+        if load_optimizer and "episode_statistics" in state:
+            self.episodes.load_state_dict(state["episode_statistics"])
 
 
 def _resolve_config(given: dict | PPOConfig | None, agent: PPO | None) -> PPOConfig:
