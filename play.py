@@ -32,35 +32,38 @@ DEFAULT_COMMANDS = ["0.5,0,0@3", "1.0,0,0@3", "0,0.4,0@2", "0,0,1.0@2", "-0.5,0,
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from train import add_argument  # --load-run also answers to legged_gym's --load_run
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--task", required=True, help="registered task name")
-    parser.add_argument("--load-run", help="run folder (name or path); default: the latest run of the task")
-    parser.add_argument("--checkpoint", help="iteration number or .pt file; default: the latest of the run")
-    parser.add_argument("--experiment-name", help="folder under the log root; default: the task's")
-    parser.add_argument("--log-root", default=os.path.join(ROOT, "logs"))
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--num-envs", type=int, default=1, help="envs driven by the command sequence (env 0 is filmed)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
+    add_argument(parser, "--task", required=True, help="registered task name")
+    add_argument(parser, "--load-run", help="run folder (name or path); default: the latest run of the task")
+    add_argument(parser, "--checkpoint", help="iteration number or .pt file; default: the latest of the run")
+    add_argument(parser, "--experiment-name", help="folder under the log root; default: the task's")
+    add_argument(parser, "--log-root", default=os.path.join(ROOT, "logs"))
+    add_argument(parser, "--device", default="cpu")
+    add_argument(parser, "--num-envs", type=int, default=1, help="envs driven by the command sequence (env 0 is filmed)")
+    add_argument(parser, "--seed", type=int, default=0)
+    add_argument(
+        parser,
         "--commands",
         nargs="+",
         default=DEFAULT_COMMANDS,
         metavar="VX,VY,YAW@SECONDS",
         help=f"command sequence, forward/lateral m/s and yaw rad/s held for a duration (default: {' '.join(DEFAULT_COMMANDS)})",
     )
-    parser.add_argument("--video", action="store_true", help="write an MP4 of the command sequence")
-    parser.add_argument("--video-path", help="default: <run>/videos/play_<checkpoint>.mp4")
-    parser.add_argument("--video-fps", type=float, default=25.0, help="frames per second of the MP4 (<= 1/policy dt)")
-    parser.add_argument("--width", type=int, default=640)
-    parser.add_argument("--height", type=int, default=480)
-    parser.add_argument("--headless", action="store_true", help="never open the interactive viewer")
-    parser.add_argument("--no-eval", action="store_true", help="skip the evaluation")
-    parser.add_argument(
+    add_argument(parser, "--video", action="store_true", help="write an MP4 of the command sequence")
+    add_argument(parser, "--video-path", help="default: <run>/videos/play_<checkpoint>.mp4")
+    add_argument(parser, "--video-fps", type=float, default=25.0, help="frames per second of the MP4 (<= 1/policy dt)")
+    add_argument(parser, "--width", type=int, default=640)
+    add_argument(parser, "--height", type=int, default=480)
+    add_argument(parser, "--headless", action="store_true", help="never open the interactive viewer")
+    add_argument(parser, "--no-eval", action="store_true", help="skip the evaluation")
+    add_argument(parser, 
         "--eval-envs", type=int, help="envs of the evaluation (default: the standard 256 on legged envs, else one per episode)"
     )
-    parser.add_argument("--eval-episodes", type=int, help="episodes of the evaluation on non-legged envs (default: the run's)")
-    parser.add_argument("--no-export", action="store_true", help="skip the TorchScript/ONNX export")
-    parser.add_argument("--export-dir", help="default: <run>/exported")
+    add_argument(parser, "--eval-episodes", type=int, help="episodes of the evaluation on non-legged envs (default: the run's)")
+    add_argument(parser, "--no-export", action="store_true", help="skip the TorchScript/ONNX export")
+    add_argument(parser, "--export-dir", help="default: <run>/exported")
     return parser
 
 
@@ -80,41 +83,6 @@ def parse_commands(items: list[str]) -> list[tuple[list[float], float]]:
     return segments
 
 
-def load_run_configs(task, checkpoint: dict, run_dir: str):
-    """Task configs with the run's recorded settings applied, so the model and observations match."""
-    import warnings
-
-    import yaml
-
-    from legged_train.config import apply_overrides
-
-    env_cfg, train_cfg = task.env_cfg, task.train_cfg
-    train_fields = set(vars(train_cfg))
-    saved_train = {k: v for k, v in checkpoint.get("config", {}).items() if k in train_fields and k != "device"}
-    apply_overrides(train_cfg, saved_train)
-    config_path = os.path.join(run_dir, "config.yaml")
-    if os.path.isfile(config_path):
-        with open(config_path, encoding="utf-8") as file:
-            saved_env = (yaml.safe_load(file) or {}).get("env")
-        if isinstance(saved_env, dict):
-            try:
-                apply_overrides(env_cfg, _flatten(saved_env))
-            except (ValueError, TypeError) as err:
-                warnings.warn(f"could not apply the run's env config ({err}); using the task's defaults", stacklevel=2)
-    return env_cfg, train_cfg
-
-
-def _flatten(tree: dict, prefix: str = "") -> dict:
-    flat = {}
-    for key, value in tree.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            flat.update(_flatten(value, path + "."))
-        else:
-            flat[path] = value
-    return flat
-
-
 def play_commands(env, policy, segments, video_path, width, height, open_viewer, video_fps=25.0) -> list[dict]:
     """Drive the command sequence on a legged env; returns per-segment tracking figures of the filmed env 0."""
     import torch
@@ -123,7 +91,7 @@ def play_commands(env, policy, segments, video_path, width, height, open_viewer,
     if video_path is not None:
         from envs.render import OffscreenRenderer
 
-        renderer, frames = OffscreenRenderer(env.mj_model, width=width, height=height), []
+        renderer, frames = OffscreenRenderer(env.mj_model, width=width, height=height, track_body=env.cfg.robot.base_body), []
         # Render every k-th policy step: software GL takes a good part of a second per frame.
         frame_every = max(1, round(1.0 / (env.step_dt * video_fps)))
     step_count = 0
@@ -221,49 +189,71 @@ def export_policy(policy_module, num_obs: int, export_dir: str, info: dict) -> d
     return paths
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        segments = parse_commands(args.commands)
-    except ValueError as err:
-        build_parser().error(str(err))
+def check_arguments(args: argparse.Namespace) -> None:
+    """Values argparse lets through but that can never work (e.g. a 0-pixel video)."""
+    from train import UserError
 
-    from legged_train.checkpoint import CheckpointError, find_checkpoint, load_checkpoint_file, set_seed
+    for flag in ("width", "height", "num_envs", "eval_envs", "eval_episodes"):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            raise UserError(f"--{flag.replace('_', '-')}={value}: must be >= 1")
+    if args.video_fps <= 0:
+        raise UserError(f"--video-fps={args.video_fps}: must be > 0")
+    if args.video and args.video_path is not None and not args.video_path.lower().endswith(".mp4"):
+        raise UserError(f"--video-path={args.video_path!r}: must end in .mp4")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+
+    from legged_train.checkpoint import CheckpointError, find_checkpoint, read_checkpoint_dict, set_seed
     from legged_train.config import resolve_device
     from legged_train.evaluation import is_legged_env, standard_evaluation
+    from legged_train.runners.base import check_identity
     from tasks import get_task
-    from train import experiment_name_of, make_runner
+    from train import UserError, experiment_name_of, fail, load_run_configs, make_runner
 
-    if args.video_fps <= 0:
-        build_parser().error(f"--video-fps={args.video_fps} must be > 0")
+    # Anything wrong with what the user gave: one line, exit 2.
+    user_errors = (UserError, CheckpointError, KeyError, ValueError, TypeError, FileNotFoundError)
+    envs = []
     try:
+        check_arguments(args)
+        segments = parse_commands(args.commands)
         task = get_task(args.task)
-        experiment = args.experiment_name or experiment_name_of(task.name, task.train_cfg)
+        experiment = experiment_name_of(task.name, args.experiment_name)
         checkpoint_path = find_checkpoint(os.path.join(args.log_root, experiment), args.load_run, args.checkpoint)
-    except (KeyError, CheckpointError) as err:
-        build_parser().error(str(err))
-    run_dir = os.path.dirname(os.path.abspath(checkpoint_path))
-    checkpoint = load_checkpoint_file(checkpoint_path, map_location="cpu")
-    env_cfg, train_cfg = load_run_configs(task, checkpoint, run_dir)
-    device = resolve_device(args.device)
-    train_cfg.device = str(device)
-    env_cfg.num_envs = args.num_envs
-    if hasattr(env_cfg, "seed"):
-        env_cfg.seed = args.seed
-    set_seed(args.seed)
+        run_dir = os.path.dirname(os.path.abspath(checkpoint_path))
+        checkpoint = read_checkpoint_dict(checkpoint_path, map_location="cpu")
+        check_identity(checkpoint, {"task": task.name}, checkpoint_path)
+        env_cfg, train_cfg = load_run_configs(task, checkpoint, run_dir)
+        device = resolve_device(args.device)
+        train_cfg.device = str(device)
+        env_cfg.num_envs = args.num_envs
+        if hasattr(env_cfg, "seed"):
+            env_cfg.seed = args.seed
+        set_seed(args.seed)
 
-    train_env = task.make_env(env_cfg, device)
-    legged = is_legged_env(train_env)
-    if args.video and not legged:
-        build_parser().error(f"--video films legged envs; task {task.name!r} has a {type(train_env).__name__}")
-    # Replay on nominal physics (no randomization or pushes) when the env offers it.
-    env = train_env.make_eval_env(num_envs=args.num_envs, seed=args.seed) if hasattr(train_env, "make_eval_env") else train_env
-    num_episodes = args.eval_episodes or max(1, train_cfg.eval_episodes)
-    eval_env = None
-    if not legged and not args.no_eval and hasattr(train_env, "make_eval_env"):
-        eval_env = train_env.make_eval_env(num_envs=args.eval_envs or num_episodes, seed=args.seed)
-    runner = make_runner(env, train_cfg, None, device, eval_env=eval_env)
-    runner.load_checkpoint(checkpoint_path, load_optimizer=False, map_location=device)
+        train_env = task.make_env(env_cfg, device)
+        envs.append(train_env)
+        legged = is_legged_env(train_env)
+        if args.video and not legged:
+            raise UserError(f"--video films legged envs; task {task.name!r} has a {type(train_env).__name__}")
+        # Replay on nominal physics (no randomization or pushes) when the env offers it.
+        env = train_env.make_eval_env(num_envs=args.num_envs, seed=args.seed) if hasattr(train_env, "make_eval_env") else train_env
+        envs.append(env)
+        num_episodes = args.eval_episodes or max(1, train_cfg.eval_episodes)
+        eval_env = None
+        if not legged and not args.no_eval and hasattr(train_env, "make_eval_env"):
+            eval_env = train_env.make_eval_env(num_envs=args.eval_envs or num_episodes, seed=args.seed)
+            envs.append(eval_env)
+        runner = make_runner(env, train_cfg, None, device, eval_env=eval_env)
+        runner.run_config["task"] = task.name
+        runner.load_checkpoint(checkpoint_path, load_optimizer=False, map_location=device)
+    except user_errors as err:
+        for made in envs:
+            made.close()
+        fail(parser, err)
     policy = runner.get_inference_policy()
     name = os.path.splitext(os.path.basename(checkpoint_path))[0]
     print(f"loaded {checkpoint_path} (iteration {runner.iteration})")
@@ -294,11 +284,8 @@ def main(argv: list[str] | None = None) -> int:
         export_dir = args.export_dir or os.path.join(run_dir, "exported")
         paths = export_policy(runner.policy_module(), env.num_obs, export_dir, info)
         print(f"exported: {paths['torchscript']}, {paths['onnx']}, {paths['info']}")
-    if eval_env is not None:
-        eval_env.close()
-    if env is not train_env:
-        env.close()
-    train_env.close()
+    for made in {id(e): e for e in envs}.values():
+        made.close()
     return 0
 
 

@@ -4,42 +4,74 @@ Output goes to ``logs/<experiment>/<YYYY-mm-dd_HH-MM-SS>_<run>/``: config.yaml (
 training config), git/ (commit, status, diff of the code), TensorBoard event files and
 model_<iteration>.pt checkpoints. Any config field can be overridden:
 
-    python train.py --task go1_flat --set env.num_envs=512 train.learning_rate=3e-4 \
+    python train.py --task go1_flat --set env.num_envs=512 train.learning_rate=3e-4 \\
         train.actor_cfg.hidden_dims=[256,128]
 
+``--resume`` continues a run in its own folder from its latest checkpoint (or --load-run /
+--checkpoint), with the run's recorded config; ``--max-iterations`` is then the run's total and
+``--extra-iterations N`` trains N more. Ctrl-C or SIGTERM stops after the current iteration and
+saves a checkpoint (a second Ctrl-C aborts at once). legged_gym spellings (``--num_envs``,
+``--max_iterations``, ``--load_run``, ...) are accepted too.
+
 The training config's type picks the runner: PPOConfig -> OnPolicyRunner, DQNConfig / SACConfig ->
-OffPolicyRunner.
+OffPolicyRunner. ``--task`` also takes ``my_pkg.my_module:my_task`` (see the README).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
+import shutil
+import signal
 import sys
 import time
+from contextlib import contextmanager
 
-from legged_train.config import RunnerConfig, apply_overrides, config_to_dict, split_env_train_overrides
+# Offscreen rendering (--video) needs a GL backend chosen before mujoco is imported; EGL works headless.
+if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+    os.environ.setdefault("MUJOCO_GL", "egl")
+
+from legged_train.config import RunnerConfig, apply_overrides, config_to_dict, split_env_train_overrides  # noqa: E402
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
+# Run and experiment names become folder names: no separators, no "..", no hidden files.
+SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*")
+
+
+class UserError(Exception):
+    """Bad input from the command line: reported in one line, exit status 2."""
+
+
+def add_argument(parser: argparse.ArgumentParser, name: str, *more: str, **kwargs) -> None:
+    """``--num-envs`` also answers to legged_gym's ``--num_envs``."""
+    aliases = [name] + (["--" + name[2:].replace("-", "_")] if "-" in name[2:] else []) + list(more)
+    parser.add_argument(*aliases, **kwargs)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--task", help="registered task name (see --list)")
-    parser.add_argument("--list", action="store_true", help="list the registered tasks and exit")
-    parser.add_argument("--num-envs", type=int, help="number of parallel envs (env.num_envs)")
-    parser.add_argument("--seed", type=int, help="seed of the env and the learner")
-    parser.add_argument("--max-iterations", type=int, help="learning iterations (on-policy)")
-    parser.add_argument("--total-timesteps", type=int, help="env steps to train for (off-policy; on-policy too)")
-    parser.add_argument("--device", help="cpu, cuda, cuda:N or auto")
-    parser.add_argument("--experiment-name", help="folder under the log root; default: the task's")
-    parser.add_argument("--run-name", help="suffix of the run folder name")
-    parser.add_argument("--resume", action="store_true", help="continue from a checkpoint of an earlier run")
-    parser.add_argument("--load-run", help="run folder (name or path) to resume from; default: the latest")
-    parser.add_argument("--checkpoint", help="iteration number or .pt file to resume from; default: the latest")
-    parser.add_argument("--logger", help="tensorboard, wandb, swanlab, or several comma-separated")
-    parser.add_argument("--log-root", default=os.path.join(ROOT, "logs"), help="root of all run folders (default: ./logs)")
-    parser.add_argument(
+    add_argument(parser, "--task", help="registered task name (see --list) or module:attribute")
+    add_argument(parser, "--list", action="store_true", help="list the registered tasks and exit")
+    add_argument(parser, "--num-envs", type=int, help="number of parallel envs (env.num_envs)")
+    add_argument(parser, "--seed", type=int, help="seed of the env and the learner")
+    add_argument(parser, "--max-iterations", type=int, help="learning iterations of the run (on resume: the run's total)")
+    add_argument(parser, "--extra-iterations", type=int, help="with --resume: train this many iterations more")
+    add_argument(parser, "--total-timesteps", type=int, help="env steps to train for (off-policy; on-policy too)")
+    add_argument(parser, "--device", help="cpu, cuda, cuda:N or auto")
+    add_argument(parser, "--experiment-name", help="folder under the log root; default: the task's name")
+    add_argument(parser, "--run-name", help="suffix of the run folder name (letters, digits, _ . + -)")
+    add_argument(parser, "--resume", action="store_true", help="continue a run (in its folder) from a checkpoint")
+    add_argument(parser, "--load-run", help="run folder (name or path) to resume from; default: the latest")
+    add_argument(parser, "--checkpoint", help="iteration number or .pt file to resume from; default: the latest")
+    add_argument(parser, "--logger", help="tensorboard, wandb, swanlab, or several comma-separated")
+    add_argument(parser, "--log-root", default=os.path.join(ROOT, "logs"), help="root of all run folders (default: ./logs)")
+    add_argument(parser, "--headless", action="store_true", help="accepted for legged_gym scripts: training never opens a window")
+    add_argument(parser, "--video", action="store_true", help="record a short clip into <run>/videos every --video-interval iterations")
+    add_argument(parser, "--video-interval", type=int, default=50, help="iterations between clips (default 50)")
+    add_argument(parser, "--video-length", type=float, default=4.0, help="seconds of simulated time per clip (default 4)")
+    add_argument(
+        parser,
         "--set",
         nargs="+",
         action="extend",
@@ -50,9 +82,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def resolve_configs(task, args: argparse.Namespace):
-    """The task's env and train configs with the command line applied (flags first, then --set)."""
-    env_cfg, train_cfg = task.env_cfg, task.train_cfg
+def check_arguments(args: argparse.Namespace) -> None:
+    """Values argparse lets through but that can never work."""
+    for flag in ("num_envs", "max_iterations", "extra_iterations", "total_timesteps", "video_interval"):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            raise UserError(f"--{flag.replace('_', '-')}={value}: must be >= 1")
+    if args.video_length <= 0:
+        raise UserError(f"--video-length={args.video_length}: must be > 0 seconds")
+    if args.extra_iterations is not None and not args.resume:
+        raise UserError("--extra-iterations only makes sense with --resume (use --max-iterations for a new run)")
+    if args.extra_iterations is not None and args.max_iterations is not None:
+        raise UserError("give --max-iterations (the run's total) or --extra-iterations (more), not both")
+
+
+def resolve_configs(task, args: argparse.Namespace, env_cfg=None, train_cfg=None):
+    """The env and train configs (the task's, or a run's on resume) with the command line applied:
+    flags first, then --set. On resume --max-iterations is the run's total, not the config's horizon."""
+    env_cfg = task.env_cfg if env_cfg is None else env_cfg
+    train_cfg = task.train_cfg if train_cfg is None else train_cfg
     if not isinstance(train_cfg, RunnerConfig):
         raise TypeError(f"task {task.name!r}: train_cfg must be a RunnerConfig subclass, got {type(train_cfg).__name__}")
     env_overrides: dict = {}
@@ -62,7 +110,7 @@ def resolve_configs(task, args: argparse.Namespace):
     if args.seed is not None:
         env_overrides["seed"] = args.seed
         train_overrides["seed"] = args.seed
-    if args.max_iterations is not None:
+    if args.max_iterations is not None and not args.resume and hasattr(train_cfg, "max_iterations"):
         train_overrides["max_iterations"] = args.max_iterations
     if args.total_timesteps is not None and hasattr(train_cfg, "total_timesteps"):
         train_overrides["total_timesteps"] = args.total_timesteps
@@ -78,20 +126,61 @@ def resolve_configs(task, args: argparse.Namespace):
     env_set, train_set = split_env_train_overrides(args.set)
     env_overrides.update(env_set)
     train_overrides.update(train_set)
+    explicit_experiment = train_overrides.get("experiment_name")
     apply_overrides(env_cfg, env_overrides)
     apply_overrides(train_cfg, train_overrides)
-    train_cfg.experiment_name = experiment_name_of(task.name, train_cfg)
+    if hasattr(env_cfg, "validate"):
+        env_cfg.validate()  # before any simulator or folder exists
+    train_cfg.experiment_name = experiment_name_of(task.name, explicit_experiment and str(explicit_experiment))
+    for field in ("run_name", "experiment_name"):
+        value = getattr(train_cfg, field)
+        if value and not SAFE_NAME.fullmatch(value):
+            raise UserError(
+                f"{field}={value!r}: must be a folder name of letters, digits and _ . + - "
+                "(no path separators, not starting with '.')"
+            )
     if hasattr(env_cfg, "seed") and "seed" not in env_overrides:
         env_cfg.seed = train_cfg.seed  # one --seed / train.seed drives both
     return env_cfg, train_cfg
 
 
-def experiment_name_of(task_name: str, train_cfg: RunnerConfig) -> str:
-    """The folder under the log root: the config's experiment_name, or the task's name when left at the default."""
-    return task_name if train_cfg.experiment_name in ("", "default") else train_cfg.experiment_name
+def experiment_name_of(task_name: str, explicit: str | None = None) -> str:
+    """The folder under the log root: ``--experiment-name`` (or ``--set train.experiment_name=``) when
+    given, else the task's name: a task that reuses another task's training config must not log
+    into that task's folder."""
+    return explicit or task_name
 
 
-def make_run_dir(log_root: str, experiment_name: str, run_name: str) -> str:
+def load_run_configs(task, checkpoint: dict, run_dir: str):
+    """The task's configs with a run's recorded settings applied (checkpoint: train; config.yaml: env)."""
+    import yaml
+
+    env_cfg, train_cfg = task.env_cfg, task.train_cfg
+    train_fields = set(vars(train_cfg))
+    saved_train = {k: v for k, v in checkpoint.get("config", {}).items() if k in train_fields and k != "device"}
+    apply_overrides(train_cfg, saved_train)
+    config_path = os.path.join(run_dir, "config.yaml")
+    if os.path.isfile(config_path):
+        with open(config_path, encoding="utf-8") as file:
+            saved_env = (yaml.safe_load(file) or {}).get("env")
+        if isinstance(saved_env, dict):
+            apply_overrides(env_cfg, _flatten(saved_env))
+    return env_cfg, train_cfg
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in tree.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            flat.update(_flatten(value, path + "."))
+        else:
+            flat[path] = value
+    return flat
+
+
+def new_run_dir(log_root: str, experiment_name: str, run_name: str) -> str:
+    """A fresh run folder path (made when training starts, so a failed start leaves nothing behind)."""
     stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
     name = f"{stamp}_{run_name}" if run_name else stamp
     run_dir = os.path.join(log_root, experiment_name, name)
@@ -99,7 +188,6 @@ def make_run_dir(log_root: str, experiment_name: str, run_name: str) -> str:
     while os.path.exists(run_dir):  # two runs started within the same second
         run_dir = os.path.join(log_root, experiment_name, f"{name}_{suffix}")
         suffix += 1
-    os.makedirs(run_dir)
     return run_dir
 
 
@@ -123,60 +211,169 @@ def make_runner(env, train_cfg, log_dir: str | None, device, **runner_kwargs):
     raise TypeError(f"no runner for {type(train_cfg).__name__}; supported: PPOConfig, DQNConfig, SACConfig")
 
 
+@contextmanager
+def stop_on_signals(runner):
+    """First Ctrl-C / SIGTERM: finish the iteration, save, exit cleanly. A second one: abort at once."""
+
+    def handle(signum, _frame):
+        if runner.stop_requested:
+            raise KeyboardInterrupt
+        runner.request_stop()
+        name = signal.Signals(signum).name
+        print(f"\n{name}: stopping after this iteration and saving a checkpoint (Ctrl-C again to abort)", file=sys.stderr)
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def add_video_callback(runner, env, run_dir: str, args) -> None:
+    """A clip of the current policy every ``--video-interval`` iterations, into <run>/videos/."""
+    from legged_train.evaluation import is_legged_env
+    from legged_train.video import record_clip
+
+    if not is_legged_env(env):
+        raise UserError(f"--video films legged envs; this task's env is a {type(env).__name__}")
+
+    def record(runner, _stats) -> None:
+        if runner.iteration % args.video_interval == 0:
+            path = os.path.join(run_dir, "videos", f"iteration_{runner.iteration}.mp4")
+            record_clip(env, runner.get_inference_policy(), path, seconds=args.video_length)
+            runner.train_mode()
+
+    runner.add_callback("post_iteration", record)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    from tasks import get_task, list_tasks
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from tasks import list_tasks
 
     if args.list:
         print("\n".join(list_tasks()))
         return 0
     if not args.task:
-        build_parser().error("--task is required (see --list for the registered tasks)")
+        fail(parser, "--task is required (see --list for the registered tasks)")
 
-    from legged_train.checkpoint import CheckpointError, find_checkpoint, set_seed
-    from legged_train.config import resolve_device
-    from legged_train.runners.base import NonFiniteError
+    from legged_train.checkpoint import CheckpointError, NonFiniteCheckpointError, list_checkpoints
+    from legged_train.finite import NonFiniteError
 
+    # Anything wrong with what the user gave: one line, exit 2, and no run folder left behind.
+    user_errors = (UserError, CheckpointError, KeyError, ValueError, TypeError, FileNotFoundError, ImportError)
+    run_dir, is_new_run = None, True
     try:
-        task = get_task(args.task)
-        env_cfg, train_cfg = resolve_configs(task, args)
-    except (KeyError, ValueError, TypeError) as err:
-        build_parser().error(str(err))  # exits with status 2 and the message, no traceback
-    device = resolve_device(train_cfg.device)
-    experiment_dir = os.path.join(args.log_root, train_cfg.experiment_name)
+        check_arguments(args)
+        runner, env, run_dir, is_new_run, target = setup(args)
+    except KeyboardInterrupt:
+        return 130
+    except user_errors as err:
+        fail(parser, err)
     try:
-        resume_path = find_checkpoint(experiment_dir, args.load_run, args.checkpoint) if args.resume else None
-    except CheckpointError as err:
-        build_parser().error(str(err))
-    if not args.resume and (args.load_run or args.checkpoint):
-        print("note: --load-run/--checkpoint only take effect with --resume", file=sys.stderr)
-
-    set_seed(train_cfg.seed)
-    env = task.make_env(env_cfg, device)
-    run_dir = make_run_dir(args.log_root, train_cfg.experiment_name, train_cfg.run_name)
-    runner = make_runner(env, train_cfg, run_dir, device)
-    runner.run_config.update(
-        {"task": task.name, "command": " ".join(sys.argv), "env": config_to_dict(env_cfg), "resumed_from": resume_path}
-    )
-    if resume_path is not None:
-        runner.load_checkpoint(resume_path)
-        print(f"resumed from {resume_path} at iteration {runner.iteration}")
-    print(f"run directory: {run_dir}")
-    try:
-        if hasattr(train_cfg, "max_iterations") and args.total_timesteps is None:
-            runner.learn(num_learning_iterations=train_cfg.max_iterations)
-        else:
-            total = args.total_timesteps if args.total_timesteps is not None else train_cfg.total_timesteps
-            runner.learn(total_timesteps=total)
-    except NonFiniteError as err:
-        # Checkpoints are only written between iterations and atomically: the last one is intact.
-        print(f"training stopped: {err}", file=sys.stderr)
+        with stop_on_signals(runner):
+            if target is not None:
+                runner.learn(num_learning_iterations=target - runner.iteration)
+            else:
+                runner.learn(total_timesteps=args.total_timesteps or runner.cfg.total_timesteps)
+    except (NonFiniteError, NonFiniteCheckpointError) as err:
+        # Checkpoints are written between iterations, atomically, and never with NaN: the last one is intact.
+        print(f"training stopped: {one_line(err)}", file=sys.stderr)
         return 1
+    except ImportError as err:  # a logger backend that is not installed
+        remove_unfinished_run(run_dir, is_new_run, list_checkpoints)
+        fail(parser, err)
+    except KeyboardInterrupt:
+        remove_unfinished_run(run_dir, is_new_run, list_checkpoints)
+        print(f"aborted at iteration {runner.iteration}: nothing saved since the last checkpoint", file=sys.stderr)
+        return 130
     finally:
         runner.close()
         env.close()
+    if runner.stop_requested:
+        saved = os.path.join(run_dir, f"model_{runner.iteration}.pt")
+        print(f"interrupted at iteration {runner.iteration}; saved {saved}. Continue with: "
+              f"python train.py --task {args.task} --resume --load-run {run_dir}")
     print(f"done: {run_dir}")
     return 0
+
+
+def setup(args: argparse.Namespace):
+    """Configs, env, runner and (on resume) the checkpoint, all checked before the run folder exists.
+
+    Returns (runner, env, run_dir, is_new_run, target iteration or None for a timestep budget)."""
+    from legged_train.checkpoint import find_checkpoint, read_checkpoint_dict, set_seed
+    from legged_train.config import resolve_device
+    from legged_train.runners.base import check_identity
+    from tasks import get_task
+
+    task = get_task(args.task)
+    resume_path = checkpoint = None
+    if args.resume:
+        experiment = experiment_name_of(task.name, args.experiment_name)
+        resume_path = find_checkpoint(os.path.join(args.log_root, experiment), args.load_run, args.checkpoint)
+        checkpoint = read_checkpoint_dict(resume_path, map_location="cpu")
+        check_identity(checkpoint, {"task": task.name}, resume_path)
+        env_cfg, train_cfg = load_run_configs(task, checkpoint, os.path.dirname(os.path.abspath(resume_path)))
+        env_cfg, train_cfg = resolve_configs(task, args, env_cfg, train_cfg)
+    else:
+        if args.load_run or args.checkpoint:
+            print("note: --load-run/--checkpoint only take effect with --resume", file=sys.stderr)
+        env_cfg, train_cfg = resolve_configs(task, args)
+    device = resolve_device(train_cfg.device)
+
+    on_policy = hasattr(train_cfg, "max_iterations") and args.total_timesteps is None
+    target = None
+    if on_policy:
+        target = args.max_iterations or train_cfg.max_iterations
+        if resume_path is not None and args.extra_iterations is not None:
+            target = int(checkpoint.get("iteration", 0)) + args.extra_iterations
+
+    if resume_path is not None:
+        run_dir, is_new_run = os.path.dirname(os.path.abspath(resume_path)), False
+    else:
+        run_dir, is_new_run = new_run_dir(args.log_root, train_cfg.experiment_name, train_cfg.run_name), True
+
+    set_seed(train_cfg.seed)
+    env = task.make_env(env_cfg, device)
+    try:
+        runner = make_runner(env, train_cfg, run_dir, device)
+        runner.run_config.update(
+            {"task": task.name, "command": " ".join(sys.argv), "env": config_to_dict(env_cfg), "resumed_from": resume_path}
+        )
+        if resume_path is not None:
+            runner.load_checkpoint(resume_path)
+            print(f"resumed from {resume_path} at iteration {runner.iteration}")
+            if target is not None and target <= runner.iteration:
+                raise UserError(
+                    f"the run is already at iteration {runner.iteration} (--max-iterations is the run's total, "
+                    f"{target}); use --extra-iterations N to train N more"
+                )
+        if args.video:
+            add_video_callback(runner, env, run_dir, args)
+    except BaseException:
+        env.close()
+        raise
+    print(f"run directory: {run_dir}")
+    return runner, env, run_dir, is_new_run, target
+
+
+def remove_unfinished_run(run_dir: str | None, is_new_run: bool, list_checkpoints) -> None:
+    """A new run that failed before its first checkpoint leaves no folder behind."""
+    if run_dir is not None and is_new_run and os.path.isdir(run_dir) and not list_checkpoints(run_dir):
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def fail(parser: argparse.ArgumentParser, err: BaseException | str) -> None:
+    """Report a user error in one line (no usage block, no traceback) and exit with status 2."""
+    print(f"{parser.prog}: error: {one_line(err) if isinstance(err, BaseException) else err}", file=sys.stderr)
+    sys.exit(2)
+
+
+def one_line(err: BaseException) -> str:
+    message = " ".join(str(err).split()) or type(err).__name__
+    return message.strip("'\"") if isinstance(err, KeyError) else message
 
 
 if __name__ == "__main__":

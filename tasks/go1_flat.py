@@ -20,7 +20,6 @@ def go1_flat_train():
 
     small = {"hidden_dims": [128, 128], "activation": "elu"}
     return PPOConfig(
-        experiment_name="go1_flat",
         # ~200 iterations reach velocity_rmsd < 0.25 m/s (about 5 minutes on 2 cores); 400 take ~10.
         max_iterations=400,
         # 3 epochs, not rsl_rl's 5: the update is then ~0.3 s of a ~1.5 s iteration, so training runs

@@ -52,7 +52,6 @@ def cartpole_dqn_train():
     # the full 500 steps within 30-45k env steps. A learning rate of 1e-3 (rather than 2.3e-3)
     # keeps it there more often afterwards: DQN on CartPole still forgets now and then.
     return DQNConfig(
-        experiment_name="cartpole_dqn",
         total_timesteps=100_000,
         learning_starts=1_000,
         train_freq=256,
@@ -76,7 +75,6 @@ def pendulum_sac_train():
     # Tuned with bench/offpolicy.py: the standard SAC settings (one gradient step per env step,
     # 256x256 networks, automatic temperature) reach about -150 after 4k env steps.
     return SACConfig(
-        experiment_name="pendulum_sac",
         total_timesteps=20_000,
         learning_starts=1_000,
         train_freq=1,

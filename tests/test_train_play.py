@@ -53,12 +53,15 @@ def test_train_writes_the_run_directory_layout(trained_run):
     assert config["train"]["num_steps_per_env"] == 4 and config["train"]["actor_cfg"]["hidden_dims"] == [32]
 
 
-def test_resume_continues_the_iteration_count(trained_run):
+def test_resume_continues_the_run_in_its_folder(trained_run):
     log_root, run_dir = trained_run
     run("train.py", "--task", "go1_flat", "--log-root", str(log_root), "--resume", "--load-run", run_dir.name,
-        "--run-name", "resumed", *TINY[:2], "--max-iterations", "1", *TINY[4:])
-    (resumed,) = [d for d in os.listdir(log_root / "go1_flat") if d.endswith("_resumed")]
-    assert "model_3.pt" in os.listdir(log_root / "go1_flat" / resumed)
+        "--extra-iterations", "1")
+    assert os.listdir(log_root / "go1_flat") == [run_dir.name]
+    assert "model_3.pt" in os.listdir(run_dir)
+    config = yaml.safe_load(open(run_dir / "config.yaml"))
+    assert config["train"]["num_steps_per_env"] == 4  # the run's own config, not the task's defaults
+    assert config["resumes"][0]["iteration"] == 2 and config["resumes"][0]["resumed_from"].endswith("model_2.pt")
 
 
 def test_play_writes_video_and_an_onnx_policy_matching_torch(trained_run, tmp_path):

@@ -55,6 +55,22 @@ from legged_train.logger import Logger
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+def check_identity(checkpoint: dict, identity: dict, path: str) -> None:
+    """Refuse a checkpoint of another task or another robot (joint order), naming both."""
+    saved = checkpoint.get("identity", {})
+    if saved.get("task") and identity.get("task") and saved["task"] != identity["task"]:
+        raise CheckpointError(
+            f"checkpoint {path!r} belongs to a run of task {saved['task']!r}, not {identity['task']!r}: "
+            f"use --task {saved['task']} or pick a run of {identity['task']!r}"
+        )
+    saved_robot, robot = saved.get("robot"), identity.get("robot")
+    if saved_robot and robot and saved_robot["joint_names"] != robot["joint_names"]:
+        raise CheckpointError(
+            f"checkpoint {path!r} was trained on robot {saved_robot['mjcf']} with joints {saved_robot['joint_names']}; "
+            f"this env's robot {robot['mjcf']} has joints {robot['joint_names']}"
+        )
+
+
 class BaseRunner:
     CALLBACK_EVENTS = ("pre_iteration", "post_iteration", "pre_rollout", "post_rollout", "pre_update", "post_update")
 
@@ -225,20 +241,6 @@ class BaseRunner:
                 + "; ".join(differ[:3])
             )
 
-    def _check_identity(self, checkpoint: dict, path: str) -> None:
-        saved, here = checkpoint.get("identity", {}), self.identity()
-        if saved.get("task") and here["task"] and saved["task"] != here["task"]:
-            raise CheckpointError(
-                f"checkpoint {path!r} belongs to a run of task {saved['task']!r}, not {here['task']!r}: "
-                f"use --task {saved['task']} or pick a run of {here['task']!r}"
-            )
-        saved_robot, robot = saved.get("robot"), here.get("robot")
-        if saved_robot and robot and saved_robot["joint_names"] != robot["joint_names"]:
-            raise CheckpointError(
-                f"checkpoint {path!r} was trained on robot {saved_robot['mjcf']} with joints {saved_robot['joint_names']}; "
-                f"this env's robot {robot['mjcf']} has joints {robot['joint_names']}"
-            )
-
     def load_checkpoint(
         self,
         path: str,
@@ -265,7 +267,7 @@ class BaseRunner:
             if not isinstance(checkpoint, dict):
                 raise CheckpointError(f"ckpt_manipulator must return a checkpoint dict, got {type(checkpoint).__name__}")
         check_schema(checkpoint, path)
-        self._check_identity(checkpoint, path)
+        check_identity(checkpoint, self.identity(), path)
         self._check_shapes(checkpoint, path)
         try:
             self._load_state_dict(checkpoint, load_optimizer)
@@ -385,6 +387,11 @@ class BaseRunner:
         finished: list[torch.Tensor] = []
         num_finished = 0
         # Reset inside inference mode too: env state written here must stay writable on the next eval.
+        # The same episodes at every evaluation: figures comparable across iterations, and a resumed
+        # run logs exactly what the uninterrupted one would have.
+        generator, seed = getattr(env, "generator", None), getattr(getattr(env, "cfg", None), "seed", None)
+        if isinstance(generator, torch.Generator) and seed is not None:
+            generator.manual_seed(seed)
         with torch.inference_mode():
             obs, _ = env.reset()
             device = torch.as_tensor(obs).device

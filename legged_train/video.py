@@ -1,0 +1,37 @@
+"""Short MP4 clips of a policy while it trains (``train.py --video``)."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+# A command that shows a gait: forward at a walking pace.
+CLIP_COMMAND = (0.5, 0.0, 0.0)
+
+
+def record_clip(env, policy, path: str, seconds: float = 4.0, width: int = 480, height: int = 360, fps: float = 25.0) -> str:
+    """Film ``policy`` walking on a one-env copy of ``env`` (nominal physics, seed 0) to ``path``.
+
+    The copy is separate from the training env, so recording never changes what training sees."""
+    from envs.render import OffscreenRenderer, write_mp4
+
+    clip_env = env.make_eval_env(num_envs=1, seed=0)
+    renderer = OffscreenRenderer(clip_env.mj_model, width=width, height=height, track_body=clip_env.cfg.robot.base_body)
+    # Software GL takes a good part of a second per frame: render every k-th policy step only.
+    frame_every = max(1, round(1.0 / (clip_env.step_dt * fps)))
+    frames = []
+    try:
+        with torch.inference_mode():
+            obs, _ = clip_env.reset()
+            clip_env.set_commands(torch.tensor([CLIP_COMMAND], device=clip_env.device), hold=True)
+            for step in range(max(1, round(seconds / clip_env.step_dt))):
+                obs, _, _, _ = clip_env.step(policy(obs))
+                if step % frame_every == 0:
+                    frames.append(renderer.render(clip_env.qpos_numpy(0)))
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        write_mp4(frames, path, fps=1.0 / (clip_env.step_dt * frame_every))
+    finally:
+        renderer.close()
+        clip_env.close()
+    return path
