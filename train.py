@@ -147,8 +147,8 @@ def resolve_configs(task, args: argparse.Namespace, env_cfg=None, train_cfg=None
 def experiment_name_of(task_name: str, explicit: str | None = None) -> str:
     """The folder under the log root: ``--experiment-name`` (or ``--set train.experiment_name=``) when
     given, else the task's name: a task that reuses another task's training config must not log
-    into that task's folder."""
-    return explicit or task_name
+    into that task's folder. A ``module:attribute`` task name becomes ``module.attribute``."""
+    return explicit or task_name.replace(":", ".")
 
 
 def load_run_configs(task, checkpoint: dict, run_dir: str):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass, field
 
 from envs.robot import RobotConfig
@@ -109,25 +111,63 @@ class LeggedEnvConfig:
     gait_clock: bool = True
 
     def validate(self) -> None:
+        """Raise ValueError naming the field, its value and what is allowed, for the first bad value."""
+
         def need(ok: bool, name: str, value, allowed: str) -> None:
             if not ok:
                 raise ValueError(f"LeggedEnvConfig.{name}={value!r}: {allowed}")
 
-        need(isinstance(self.num_envs, int) and self.num_envs >= 1, "num_envs", self.num_envs, "must be an int >= 1")
-        need(self.episode_length_s > 0, "episode_length_s", self.episode_length_s, "must be > 0")
-        need(self.sim.timestep > 0, "sim.timestep", self.sim.timestep, "must be > 0")
-        need(isinstance(self.sim.substeps, int) and self.sim.substeps >= 1, "sim.substeps", self.sim.substeps, "must be an int >= 1")
-        need(self.commands.resampling_time > 0, "commands.resampling_time", self.commands.resampling_time, "must be > 0")
-        need(0.0 <= self.commands.standing_fraction <= 1.0, "commands.standing_fraction", self.commands.standing_fraction, "must be in [0, 1]")
+        def number(name: str, low: float, allowed: str, strict: bool = False, integer: bool = False) -> None:
+            value = _get(self, name)
+            ok = _is_number(value) and (isinstance(value, numbers.Integral) or not integer)
+            need(ok and (value > low if strict else value >= low), name, value, allowed)
+
+        def pair(name: str) -> tuple[float, float]:
+            value = _get(self, name)
+            # Checked before unpacking: a 1- or 3-element list would otherwise fail with Python's own
+            # "not enough values to unpack", which names neither the field nor the value.
+            ok = isinstance(value, (list, tuple)) and len(value) == 2 and all(_is_number(x) for x in value)
+            need(ok, name, value, "must be a (low, high) pair with low <= high")
+            need(value[0] <= value[1], name, value, "needs low <= high; must be a (low, high) pair with low <= high")
+            return value
+
+        number("num_envs", 1, "must be an int >= 1", integer=True)
+        need(isinstance(self.seed, numbers.Integral) and not isinstance(self.seed, bool), "seed", self.seed, "must be an int")
+        number("episode_length_s", 0, "must be > 0", strict=True)
+        number("clip_actions", 0, "must be > 0", strict=True)
+        number("sim.timestep", 0, "must be > 0", strict=True)
+        number("sim.substeps", 1, "must be an int >= 1", integer=True)
+        number("sim.num_threads", 0, "must be an int >= 0 (0 = every logical CPU)", integer=True)
+        number("commands.resampling_time", 0, "must be > 0", strict=True)
+        value = self.commands.standing_fraction
+        need(_is_number(value) and 0.0 <= value <= 1.0, "commands.standing_fraction", value, "must be in [0, 1]")
         for name in ("lin_vel_x", "lin_vel_y", "ang_vel_yaw"):
-            low, high = getattr(self.commands, name)
-            need(low <= high, f"commands.{name}", (low, high), "needs low <= high")
-        for name in ("friction", "added_base_mass", "motor_strength"):
-            low, high = getattr(self.domain_rand, name)
-            need(low <= high, f"domain_rand.{name}", (low, high), "needs low <= high")
-        need(self.domain_rand.friction[0] >= 0, "domain_rand.friction", self.domain_rand.friction, "must be >= 0")
-        need(self.domain_rand.motor_strength[0] > 0, "domain_rand.motor_strength", self.domain_rand.motor_strength, "must be > 0")
-        need(self.domain_rand.push_interval >= 0, "domain_rand.push_interval", self.domain_rand.push_interval, "must be >= 0 (0 disables)")
-        need(self.terminations.max_tilt > 0, "terminations.max_tilt", self.terminations.max_tilt, "must be > 0 rad")
-        need(self.clip_actions > 0, "clip_actions", self.clip_actions, "must be > 0")
+            pair(f"commands.{name}")
+        for name in ("gyro", "projected_gravity", "joint_pos", "joint_vel"):
+            number(f"noise.{name}", 0, "must be >= 0")
+        number("rewards.tracking_sigma", 0, "must be > 0", strict=True)
+        number("rewards.feet_air_time_target", 0, "must be >= 0 (s)")
+        number("rewards.contact_force_threshold", 0, "must be >= 0 (N)")
+        value = self.rewards.soft_joint_pos_limit
+        need(_is_number(value) and 0.0 < value <= 1.0, "rewards.soft_joint_pos_limit", value, "must be in (0, 1]")
+        number("terminations.max_tilt", 0, "must be > 0 rad", strict=True)
+        number("terminations.min_base_height", 0, "must be >= 0 (m)")
+        friction, _ = pair("domain_rand.friction")
+        need(friction >= 0, "domain_rand.friction", self.domain_rand.friction, "low must be >= 0")
+        pair("domain_rand.added_base_mass")
+        strength, _ = pair("domain_rand.motor_strength")
+        need(strength > 0, "domain_rand.motor_strength", self.domain_rand.motor_strength, "low must be > 0")
+        for name in ("base_com_offset", "push_max_vel", "init_joint_pos_noise", "init_base_vel_noise"):
+            number(f"domain_rand.{name}", 0, "must be >= 0")
+        number("domain_rand.push_interval", 0, "must be >= 0 (0 disables)")
         self.robot.validate()
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _get(cfg, dotted: str):
+    for part in dotted.split("."):
+        cfg = getattr(cfg, part)
+    return cfg

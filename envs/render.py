@@ -10,15 +10,26 @@ import numpy as np
 
 
 class OffscreenRenderer:
-    def __init__(self, model: mujoco.MjModel, width: int = 640, height: int = 480, track_body: str | None = "trunk"):
+    """Renders a model's states offscreen. The camera chases `track_body` (a body name; the caller
+    knows its robot's base, e.g. `env.cfg.robot.base_body`); None tracks the first body after the
+    world, the floating base in a robot file, or gives a free camera when there is no such body."""
+
+    def __init__(self, model: mujoco.MjModel, width: int = 640, height: int = 480, track_body: str | None = None):
         self.model = model
         self.data = mujoco.MjData(model)
+        if track_body is not None:
+            bodies = [model.body(i).name for i in range(model.nbody)]
+            if track_body not in bodies:
+                raise ValueError(f"OffscreenRenderer: track_body={track_body!r} is not a body of the model; it has {bodies}")
+            body_id = bodies.index(track_body)
+        else:
+            body_id = 1 if model.nbody > 1 else None
         self.renderer = mujoco.Renderer(model, height=height, width=width)
         self.camera = mujoco.MjvCamera()
-        if track_body is not None:
+        if body_id is not None:
             # A chase camera: the robot stays in frame however far it walks.
             self.camera.type = mujoco.mjtCamera.mjCAMERA_TRACKING
-            self.camera.trackbodyid = model.body(track_body).id
+            self.camera.trackbodyid = body_id
             self.camera.distance, self.camera.azimuth, self.camera.elevation = 1.6, 135.0, -15.0
         else:
             mujoco.mjv_defaultFreeCamera(model, self.camera)

@@ -1,9 +1,13 @@
-"""Registered tasks. Importing this package registers every task module below."""
+"""Registered tasks. Importing this package registers every task module below.
 
-from tasks.registry import Task, UnknownTaskError, get_task, list_tasks, register_task
+Tasks from elsewhere need no edit here: `get_task("my_pkg.my_tasks:my_task")` imports a module of
+your own, and installed plugins declare entry points in the group `legged_train.tasks` (see
+`tasks.registry`)."""
+
+from tasks.registry import ENTRY_POINT_GROUP, Task, UnknownTaskError, get_task, list_tasks, load_plugins, register_task
 
 # Task modules register themselves on import.
 from tasks import go1_flat  # noqa: E402,F401
 from tasks import gym_tasks  # noqa: E402,F401
 
-__all__ = ["Task", "UnknownTaskError", "get_task", "list_tasks", "register_task"]
+__all__ = ["ENTRY_POINT_GROUP", "Task", "UnknownTaskError", "get_task", "list_tasks", "load_plugins", "register_task"]

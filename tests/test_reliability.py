@@ -300,6 +300,8 @@ def test_a_run_is_tied_to_its_task_and_robot(tiny_run):
         (["--task", "no_such_task"], "unknown task 'no_such_task'"),
         (["--set", "train.actor_cfg.hidden_dims=[]"], "hidden_dims=[]"),
         (["--extra-iterations", "3"], "--extra-iterations only makes sense with --resume"),
+        (["--set", "env.commands.lin_vel_x=[1]"], "must be a (low, high) pair"),
+        (["--set", f"env.robot.mjcf_path={os.path.join(ROOT, 'tests', 'assets', 'broken.xml')}"], "broken.xml"),
     ],
 )
 def test_train_user_errors_are_one_line_with_no_run_folder(tmp_path, args, message):
@@ -316,6 +318,17 @@ def test_train_user_errors_are_one_line_with_no_run_folder(tmp_path, args, messa
 def test_cuda_without_a_gpu_says_so(tmp_path):
     result = run("train.py", "--task", "go1_flat", "--log-root", str(tmp_path), "--device", "cuda", check=False)
     assert result.returncode == 2 and "CUDA is not available" in result.stderr
+
+
+def test_video_clips_during_training(tmp_path):
+    run("train.py", *train_args(tmp_path, "--video", "--video_interval", "2", "--video-length", "0.3", "--headless",
+                                iterations=2))
+    clip = os.path.join(only_run(tmp_path), "videos", "iteration_2.mp4")
+    assert os.path.getsize(clip) > 1000
+    import imageio.v2 as imageio
+
+    frames = imageio.mimread(clip)
+    assert len(frames) >= 3 and frames[0].std() > 5  # a real picture, not a blank frame
 
 
 def test_resume_with_other_network_sizes_is_one_line(tiny_run):
