@@ -12,7 +12,8 @@ way train.py does (any task: PPO, DQN or SAC), then
    DQN: the argmax of the Q-network; SAC: the tanh of the actor mean scaled to the action bounds)
    as TorchScript (policy.pt) and ONNX (policy.onnx) with policy.json beside them: on legged envs
    also observation layout, joint order, default pose, action scale and PD gains
-   (``env.deployment_info()``).
+   (``env.deployment_info()``). A recurrent policy is exported as ``obs, h_in[, c_in] -> actions,
+   h_out[, c_out]`` (the hidden state an explicit input and output; policy.json says how to reset it).
 """
 
 from __future__ import annotations
@@ -98,15 +99,20 @@ def play_commands(env, policy, segments, video_path, width, height, open_viewer,
     if open_viewer:
         viewer, viewer_data = _open_viewer(env)
     results = []
+    reset_policy = getattr(policy, "reset", None)  # runner.get_inference_policy(): a recurrent policy's memory
     with torch.inference_mode():
         obs, _ = env.reset()
+        if reset_policy is not None:
+            reset_policy()
         for command, seconds in segments:
             env.set_commands(torch.tensor([command], device=env.device).repeat(env.num_envs, 1), hold=True)
             steps = max(1, round(seconds / env.step_dt))
             speed_error = torch.zeros((), device=env.device)
             falls = 0
             for _ in range(steps):
-                obs, _, _, extras = env.step(policy(obs))
+                obs, _, dones, extras = env.step(policy(obs))
+                if reset_policy is not None:
+                    reset_policy(dones)  # an env that fell starts again with a fresh memory
                 falls += int(extras["terminated"][0])
                 measured = torch.cat([env.base_lin_vel_heading[0], env.yaw_rate[:1]])
                 speed_error += (measured - torch.tensor(command, device=env.device)).square().sum()
@@ -148,19 +154,26 @@ def _sync_viewer(env, viewer, data) -> None:
 
 
 def export_policy(policy_module, num_obs: int, export_dir: str, info: dict) -> dict[str, str]:
-    """TorchScript + ONNX of a CPU copy of the deterministic policy (obs -> actions) and a JSON of ``info``."""
+    """TorchScript + ONNX of a CPU copy of the deterministic policy (obs -> actions) and a JSON of ``info``.
+
+    A recurrent policy (``is_recurrent``) is exported with its hidden state as explicit input and
+    output: ``obs, h_in -> actions, h_out`` (GRU) or ``obs, h_in, c_in -> actions, h_out, c_out``
+    (LSTM), states of shape (num_layers, batch, hidden_dim).
+    """
     import copy
 
     import torch
 
     os.makedirs(export_dir, exist_ok=True)
     module = copy.deepcopy(policy_module).cpu().eval()
-    example = torch.zeros(1, num_obs)
     paths = {
         "torchscript": os.path.join(export_dir, "policy.pt"),
         "onnx": os.path.join(export_dir, "policy.onnx"),
         "info": os.path.join(export_dir, "policy.json"),
     }
+    if getattr(module, "is_recurrent", False):
+        return _export_recurrent_policy(module, num_obs, paths, info)
+    example = torch.zeros(1, num_obs)
     with torch.no_grad():
         example_actions = module(example)
         torch.jit.trace(module, example).save(paths["torchscript"])
@@ -182,6 +195,55 @@ def export_policy(policy_module, num_obs: int, export_dir: str, info: dict) -> d
         "outputs": {"actions": [None, *example_actions.shape[1:]]},
         "output_dtype": str(example_actions.dtype).removeprefix("torch."),
         "normalization": "feed raw observations: any observation normalization is inside the exported graph",
+        "files": {name: os.path.basename(path) for name, path in paths.items() if name != "info"},
+    }
+    with open(paths["info"], "w", encoding="utf-8") as file:
+        json.dump(info, file, indent=2)
+    return paths
+
+
+def _export_recurrent_policy(module, num_obs: int, paths: dict[str, str], info: dict) -> dict[str, str]:
+    import torch
+
+    exported = module.export_module().eval()  # obs, h_in[, c_in] -> actions, h_out[, c_out]
+    # A batch of 2, not 1: torch.export would fix a dimension of size 1 to a constant.
+    states = module.initial_hidden_states(2)
+    names = ["h", "c"][: len(states)]
+    example = (torch.zeros(2, num_obs), *states)
+    batch = torch.export.Dim("batch")
+    num_layers, _, hidden_dim = states[0].shape
+    with torch.no_grad():
+        example_actions = exported(*example)[0]
+        torch.jit.trace(exported, example).save(paths["torchscript"])
+        torch.onnx.export(
+            exported,
+            example,
+            paths["onnx"],
+            input_names=["obs", *(f"{name}_in" for name in names)],
+            output_names=["actions", *(f"{name}_out" for name in names)],
+            # The states' batch is their dimension 1, and the same as the observations'.
+            dynamic_shapes=({0: batch}, *({1: batch} for _ in states)),
+            dynamo=True,
+            external_data=False,  # one self-contained .onnx file
+            verbose=False,
+        )
+    state_shape = [num_layers, None, hidden_dim]
+    info = {
+        **info,
+        "inputs": {"obs": [None, num_obs], **{f"{name}_in": state_shape for name in names}},
+        "outputs": {"actions": [None, *example_actions.shape[1:]], **{f"{name}_out": state_shape for name in names}},
+        "output_dtype": str(example_actions.dtype).removeprefix("torch."),
+        "normalization": "feed raw observations: any observation normalization is inside the exported graph",
+        "recurrent": {
+            "rnn_type": module.rnn_type,
+            "num_layers": num_layers,
+            "hidden_dim": hidden_dim,
+            "reset": (
+                f"feed {' and '.join(f'{name}_in' for name in names)} as float32 zeros of shape (num_layers, batch, hidden_dim) "
+                f"at the start of every episode (zero an env's column, index 1, when its episode ends); at every other "
+                f"step feed back {' and '.join(f'{name}_out' for name in names)} of the previous step"
+            ),
+        },
         "files": {name: os.path.basename(path) for name, path in paths.items() if name != "info"},
     }
     with open(paths["info"], "w", encoding="utf-8") as file:

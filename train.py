@@ -13,13 +13,14 @@ model_<iteration>.pt checkpoints. Any config field can be overridden:
 saves a checkpoint (a second Ctrl-C aborts at once). legged_gym spellings (``--num_envs``,
 ``--max_iterations``, ``--load_run``, ...) are accepted too.
 
-The training config's type picks the runner: PPOConfig -> OnPolicyRunner, DQNConfig / SACConfig ->
-OffPolicyRunner. ``--task`` also takes ``my_pkg.my_module:my_task`` (see the README).
+The training config's type picks the runner: PPOConfig -> OnPolicyRunner, TwoStagePPOConfig ->
+TwoStageRunner (pretraining from demonstrations, then PPO), DQNConfig / SACConfig -> OffPolicyRunner. ``--task`` also takes ``my_pkg.my_module:my_task`` (see the README).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import re
 import shutil
@@ -164,16 +165,20 @@ def load_run_configs(task, checkpoint: dict, run_dir: str):
         with open(config_path, encoding="utf-8") as file:
             saved_env = (yaml.safe_load(file) or {}).get("env")
         if isinstance(saved_env, dict):
-            apply_overrides(env_cfg, _flatten(saved_env))
+            apply_overrides(env_cfg, _flatten(saved_env, env_cfg))
     return env_cfg, train_cfg
 
 
-def _flatten(tree: dict, prefix: str = "") -> dict:
+def _flatten(tree: dict, cfg, prefix: str = "") -> dict:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}`` through nested config dataclasses; a dict-valued field
+    (reward weights, observation groups) is set whole, so a run's own keys that the task's defaults
+    lack (a group added with --set) come back too."""
     flat = {}
     for key, value in tree.items():
         path = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            flat.update(_flatten(value, path + "."))
+        child = getattr(cfg, key, None)
+        if isinstance(value, dict) and value and dataclasses.is_dataclass(child):
+            flat.update(_flatten(value, child, path + "."))
         else:
             flat[path] = value
     return flat
@@ -200,6 +205,12 @@ def make_runner(env, train_cfg, log_dir: str | None, device, **runner_kwargs):
     from legged_train.algorithms.ppo import PPOConfig
     from legged_train.algorithms.sac import SACConfig
 
+    from legged_train.runners.two_stage_runner import TwoStagePPOConfig
+
+    if isinstance(train_cfg, TwoStagePPOConfig):
+        from legged_train.runners.two_stage_runner import TwoStageRunner
+
+        return TwoStageRunner(env, cfg=train_cfg, log_dir=log_dir, device=device, **runner_kwargs)
     if isinstance(train_cfg, PPOConfig):
         from legged_train.runners.on_policy_runner import OnPolicyRunner
 
@@ -208,7 +219,9 @@ def make_runner(env, train_cfg, log_dir: str | None, device, **runner_kwargs):
         from legged_train.runners.off_policy_runner import OffPolicyRunner
 
         return OffPolicyRunner(env=env, cfg=train_cfg, log_dir=log_dir, device=device, **runner_kwargs)
-    raise TypeError(f"no runner for {type(train_cfg).__name__}; supported: PPOConfig, DQNConfig, SACConfig")
+    raise TypeError(
+        f"no runner for {type(train_cfg).__name__}; supported: PPOConfig, TwoStagePPOConfig, DQNConfig, SACConfig"
+    )
 
 
 @contextmanager

@@ -28,13 +28,69 @@ class CommandsConfig:
 
 @dataclass
 class NoiseConfig:
-    """Uniform noise added to the policy observations (the critic's are clean)."""
+    """The robot's sensor noise: uniform half-widths used by observation terms whose ``noise`` is
+    None (the default policy group's; the critic's are clean). ``enabled=False`` makes every group
+    of every observation clean, whatever its terms say (and draws no random numbers)."""
 
     enabled: bool = True
     gyro: float = 0.2  # rad/s
     projected_gravity: float = 0.05
     joint_pos: float = 0.01  # rad
     joint_vel: float = 1.5  # rad/s
+
+
+# The NoiseConfig field a term with noise=None takes its half-width from: the sensor it reads.
+SENSOR_NOISE = {
+    "base_ang_vel": "gyro",
+    "projected_gravity": "projected_gravity",
+    "joint_pos": "joint_pos",
+    "joint_pos_abs": "joint_pos",
+    "joint_vel": "joint_vel",
+}
+
+
+@dataclass
+class ObservationTermConfig:
+    """One block of an observation group: a term of ``envs.observations`` by name.
+
+    ``noise``: half-width of the uniform noise added to the raw value, in the term's units; 0 is
+    clean; None takes the sensor's from ``LeggedEnvConfig.noise`` (see ``SENSOR_NOISE``).
+    ``scale``: multiplies the (noisy) value."""
+
+    name: str = ""  # a default only so that a mapping ({name: ..., noise: ...}) can fill it in
+    noise: float | None = 0.0
+    scale: float = 1.0
+
+
+@dataclass
+class ObservationGroupConfig:
+    """An observation group: its terms in order, and how many steps it stacks.
+
+    With ``history_length`` H > 1 the group's vector is its last H one-step vectors, oldest first.
+    At an episode's start the history is refilled with the new episode's first observation (H
+    copies), so it never mixes two episodes. Terms may be given as names: ``terms=["joint_vel"]``."""
+
+    terms: list[ObservationTermConfig | str] = field(default_factory=list)
+    history_length: int = 1
+
+    def __post_init__(self) -> None:
+        # Names and mappings (from the command line or config.yaml) become term configs.
+        if isinstance(self.terms, (list, tuple)):
+            self.terms = [_as_term(term) for term in self.terms]
+
+
+def default_observations() -> dict[str, ObservationGroupConfig]:
+    """``policy``: what the robot measures (noisy), its last action, the command and the gait clock.
+    ``critic``: the same, clean, plus privileged state (velocity, contacts, randomized physics)."""
+    measured = ["base_ang_vel", "projected_gravity", "joint_pos", "joint_vel"]
+    controller = ["last_action", "command", "gait_clock"]
+    privileged = [
+        "base_lin_vel", "foot_contact_force", "foot_height", "feet_air_time",
+        "friction", "added_base_mass", "base_com_offset", "motor_strength", "push_vel",
+    ]
+    policy = [ObservationTermConfig(name, noise=None) for name in measured] + [ObservationTermConfig(name) for name in controller]
+    critic = [ObservationTermConfig(name) for name in measured + controller + privileged]
+    return {"policy": ObservationGroupConfig(policy), "critic": ObservationGroupConfig(critic)}
 
 
 @dataclass
@@ -105,9 +161,14 @@ class LeggedEnvConfig:
     terminations: TerminationConfig = field(default_factory=TerminationConfig)
     domain_rand: DomainRandConfig = field(default_factory=DomainRandConfig)
     clip_actions: float = 100.0
+    # Observation groups by name, each an ordered list of terms of envs.observations. `policy` is
+    # what the actor sees (required); `critic` (optional) is the privileged group of an asymmetric
+    # critic; a task may add others (teacher, student, amp...). See default_observations().
+    observations: dict[str, ObservationGroupConfig] = field(default_factory=default_observations)
     # A 2 Hz gait clock (sin, cos of its phase) in the policy observations. With the gait_phase
     # reward it is what makes a walk appear in ~100 PPO iterations instead of a long stand-still
     # plateau (measured on go1_flat; needs no sensor a real robot lacks: it is the controller's clock).
+    # False drops the gait_clock term from every observation group.
     gait_clock: bool = True
 
     def validate(self) -> None:
@@ -160,7 +221,65 @@ class LeggedEnvConfig:
         for name in ("base_com_offset", "push_max_vel", "init_joint_pos_noise", "init_base_vel_noise"):
             number(f"domain_rand.{name}", 0, "must be >= 0")
         number("domain_rand.push_interval", 0, "must be >= 0 (0 disables)")
+        self._validate_observations(need)
         self.robot.validate()
+
+    def _validate_observations(self, need) -> None:
+        from envs.observations import OBSERVATION_TERMS  # here, not at the top: the config needs no torch
+
+        groups = self.observations
+        need(isinstance(groups, dict), "observations", groups, "must map group names to ObservationGroupConfig")
+        need("policy" in groups, "observations", sorted(groups), "needs a 'policy' group (what the actor sees)")
+        for name in list(groups):
+            path = f"observations.{name}"
+            need(isinstance(name, str) and name.isidentifier(), "observations", name,
+                 "group names must be identifiers (letters, digits, _), as they appear in dotted config paths")
+            group = groups[name] = _as_group(groups[name])  # mappings and lists from the command line
+            need(isinstance(group, ObservationGroupConfig), path, group,
+                 "must be an ObservationGroupConfig(terms=[...], history_length=1), a mapping of its fields or a list of terms")
+            history = group.history_length
+            need(isinstance(history, numbers.Integral) and not isinstance(history, bool) and history >= 1,
+                 f"{path}.history_length", history, "must be an int >= 1 (1 = no history)")
+            need(isinstance(group.terms, list) and len(group.terms) > 0, f"{path}.terms", group.terms, "must be a non-empty list of terms")
+            seen = set()
+            for i, term in enumerate(group.terms):
+                where = f"{path}.terms[{i}]"
+                need(isinstance(term, ObservationTermConfig), where, term,
+                     "must be an ObservationTermConfig(name, noise, scale) or a term name")
+                need(isinstance(term.name, str) and term.name in OBSERVATION_TERMS, f"{where}.name", term.name,
+                     f"unknown observation term; known terms: {sorted(OBSERVATION_TERMS)}")
+                need(term.name not in seen, f"{where}.name", term.name, f"appears twice in group {name!r}")
+                seen.add(term.name)
+                if term.noise is None:
+                    need(term.name in SENSOR_NOISE, f"{where}.noise", None,
+                         f"None (the sensor's noise from LeggedEnvConfig.noise) exists only for {sorted(SENSOR_NOISE)}; give a half-width")
+                else:
+                    need(_is_number(term.noise) and term.noise >= 0, f"{where}.noise", term.noise,
+                         "must be >= 0 (a uniform half-width) or None")
+                need(_is_number(term.scale), f"{where}.scale", term.scale, "must be a finite number")
+
+    def term_noise(self, term: ObservationTermConfig) -> float:
+        """The half-width of a term's noise: its own, or its sensor's (``noise.<field>``) when None.
+        ``noise.enabled`` is not applied here: the env reads it at every step."""
+        return float(getattr(self.noise, SENSOR_NOISE[term.name]) if term.noise is None else term.noise)
+
+
+def _as_term(value):
+    """A term config from a name or a mapping of its fields; anything else as it is (validate names it)."""
+    if isinstance(value, str):
+        return ObservationTermConfig(value)
+    if isinstance(value, dict) and set(value) <= {"name", "noise", "scale"}:
+        return ObservationTermConfig(**value)
+    return value
+
+
+def _as_group(value):
+    """A group config from a mapping of its fields or a list of terms; anything else as it is."""
+    if isinstance(value, dict) and set(value) <= {"terms", "history_length"}:
+        return ObservationGroupConfig(**value)
+    if isinstance(value, (list, tuple)):
+        return ObservationGroupConfig(terms=list(value))
+    return value
 
 
 def _is_number(x) -> bool:

@@ -17,6 +17,7 @@ from envs import rewards
 from envs.backend import PhysicsBackend
 from envs.legged_config import LeggedEnvConfig
 from envs.mjbatch_backend import MjBatchBackend
+from envs.observations import ObservationGroup
 from envs.robot import GYRO, UP, VELOCIMETER, build_model, foot_touch_sensor
 from envs.threads import torch_threads
 from envs.vec_env import VecEnv
@@ -46,9 +47,11 @@ class LeggedVelocityEnv(VecEnv):
 
         self._index_model()
         self._allocate_buffers()
+        self._update_state()  # a state to evaluate each observation term on once, for its width
+        self._build_observation_groups()
         self.reset()
-        self.num_obs = self.obs_buf.shape[1]
-        self.num_privileged_obs = self.critic_obs_buf.shape[1]
+        self.num_obs = self.obs_groups["policy"].stacked_width
+        self.num_privileged_obs = self.obs_groups["critic"].stacked_width if "critic" in self.obs_groups else None
 
     # ----------------------------------------------------------------------------------- set-up
 
@@ -66,9 +69,6 @@ class LeggedVelocityEnv(VecEnv):
         middle, half = ranges.mean(1), 0.5 * (ranges[:, 1] - ranges[:, 0]) * self.cfg.rewards.soft_joint_pos_limit
         self.soft_joint_lower, self.soft_joint_upper = middle - half, middle + half
         self.action_scale = robot.action_scale
-        noise, na = self.cfg.noise, len(joints)
-        widths = ((noise.gyro, 3), (noise.projected_gravity, 3), (noise.joint_pos, na), (noise.joint_vel, na))
-        self.noise_scale = torch.cat([torch.full((w,), float(scale), device=dev) for scale, w in widths])
         self.base_body_id = model.body(robot.base_body).id
         self.foot_site_ids = tensor([model.site(f).id for f in robot.foot_names], torch.long)
         # Trot: the first and last feet (FR, RL) step together, the middle two (FL, RR) half a cycle later.
@@ -120,6 +120,20 @@ class LeggedVelocityEnv(VecEnv):
         self.episode_reward_sums = zeros(n, len(self.reward_weights))  # columns in reward_weights order
         self.lin_vel_error_sum, self.yaw_rate_error_sum = zeros(n), zeros(n)
 
+    def _build_observation_groups(self) -> None:
+        """Compile each configured group once (term functions, widths, noise, scale) and allocate
+        its current observation, the previous step of its history."""
+        cfg = self.cfg
+        self.obs_groups: dict[str, ObservationGroup] = {}
+        for name, group in cfg.observations.items():
+            terms = [term for term in group.terms if cfg.gait_clock or term.name != "gait_clock"]
+            if not terms:
+                raise ValueError(f"LeggedEnvConfig.observations.{name} has no terms left: its only one, gait_clock, is off (gait_clock=False)")
+            noise = [cfg.term_noise(term) for term in terms]
+            self.obs_groups[name] = ObservationGroup(name, terms, noise, group.history_length, self)
+        # Each group's current observation (stacked, with history): what get_observations returns.
+        self.obs_bufs = {name: torch.zeros(self.num_envs, g.stacked_width, device=self.device) for name, g in self.obs_groups.items()}
+
     # -------------------------------------------------------------------------------- the step
 
     def step(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict]:
@@ -146,24 +160,27 @@ class LeggedVelocityEnv(VecEnv):
         self._resample_commands_on_timer()
         self._push_on_timer()
 
-        obs, critic_obs = self._compute_observations()
+        obs = self._compute_observations()
         dones = self.terminated | self.truncated
         done_ids = dones.nonzero(as_tuple=False).flatten()
-        extras = {
-            "terminated": self.terminated.clone(),
-            "truncated": self.truncated.clone(),
-            "final_observation": torch.where(dones[:, None], obs, 0.0),
-            "final_critic_observation": torch.where(dones[:, None], critic_obs, 0.0),
-        }
+        extras = {"terminated": self.terminated.clone(), "truncated": self.truncated.clone()}
         extras["time_outs"] = extras["truncated"]
         if len(done_ids) > 0:
+            final = {name: torch.where(dones[:, None], value, 0.0) for name, value in obs.items()}
             extras["log"] = self._episode_log(done_ids)
             self.reset_idx(done_ids)
             self._update_state()  # the reset envs' state is new; the others' reads the same again
-            obs, critic_obs = self._compute_observations()
-        self.obs_buf, self.critic_obs_buf = obs, critic_obs
-        extras["observations"] = {"policy": obs, "critic": critic_obs}
-        return obs, reward, dones, extras
+            # Again from the previous step's history (self.obs_bufs), so no env's history moves twice.
+            obs = self._compute_observations(reset_ids=done_ids)
+        else:  # the common step: no env finished, nothing to select
+            final = {name: torch.zeros_like(value) for name, value in obs.items()}
+        extras["final_observation"] = final["policy"]
+        if "critic" in final:
+            extras["final_critic_observation"] = final["critic"]
+        extras["final_observations"] = final
+        self.obs_bufs = obs
+        extras["observations"] = dict(obs)
+        return obs["policy"], reward, dones, extras
 
     def _update_state(self) -> None:
         """Read the simulation into named float32 tensors that rewards and observations share.
@@ -255,71 +272,58 @@ class LeggedVelocityEnv(VecEnv):
 
     # ------------------------------------------------------------------------------ observations
 
-    def _compute_observations(self) -> tuple[torch.Tensor, torch.Tensor]:
-        clean = [
-            self.base_ang_vel,
-            self.projected_gravity,
-            self.joint_pos - self.default_joint_pos,
-            self.joint_vel,
-            self.actions,
-            self.commands,
-        ]
-        noisy = list(clean)
-        if self.cfg.noise.enabled:  # one draw for the four noisy blocks, each with its own scale
-            measured = torch.cat(clean[:4], dim=1)
-            uniform = 2.0 * torch.rand(measured.shape, generator=self.generator, device=self.device) - 1.0
-            noisy[:4] = [measured + self.noise_scale * uniform]
-        if self.cfg.gait_clock:
-            angle = 2.0 * math.pi * self.gait_phase[:, None]
-            clock = torch.cat((torch.sin(angle), torch.cos(angle)), dim=1) * self.is_moving_command[:, None]
-            clean.append(clock)
-            noisy.append(clock)
-        privileged = [
-            self.base_lin_vel,
-            self.foot_force,
-            self.foot_height,
-            self.feet_air_time,
-            self.friction_coeff[:, None],
-            self.added_base_mass[:, None],
-            self.base_com_offset,
-            self.motor_strength[:, None],
-            self.push_vel,
-        ]
-        return torch.cat(noisy, dim=1), torch.cat(clean + privileged, dim=1)
+    def _compute_observations(self, reset_ids: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Every group's observation of the current state, each after its previous one (history).
+
+        Groups are computed in config order, each drawing its noise (one draw over its noisy terms)
+        from ``self.generator``. ``reset_ids``: envs whose episode starts now; their history is
+        refilled with this first observation."""
+        generator = self.generator if self.cfg.noise.enabled else None
+        obs, terms = {}, {}  # terms: each term's value, computed once for all the groups that use it
+        for name, group in self.obs_groups.items():
+            value = group.compute(self, self.obs_bufs[name], generator, terms)
+            if reset_ids is not None:
+                group.refill(value, reset_ids)
+            obs[name] = value
+        return obs
 
     def observation_layout(self) -> dict[str, list[tuple[str, int]]]:
-        """Names and widths of the observation groups' blocks, in order."""
-        na, nf = self.num_actions, self.num_feet
-        policy = [("base_ang_vel", 3), ("projected_gravity", 3), ("joint_pos", na), ("joint_vel", na), ("last_action", na), ("command", 3)]
-        if self.cfg.gait_clock:
-            policy.append(("gait_clock", 2))
-        privileged = [
-            ("base_lin_vel", 3),
-            ("foot_contact_force", nf),
-            ("foot_height", nf),
-            ("feet_air_time", nf),
-            ("friction", 1),
-            ("added_base_mass", 1),
-            ("base_com_offset", 3),
-            ("motor_strength", 1),
-            ("push_vel", 2),
-        ]
-        return {"policy": policy, "critic": policy + privileged}
+        """``{group: [(term, width), ...]}``: the blocks of ONE step of each group, in order.
+
+        A group with history length H > 1 (``observation_history()``) is H such steps side by side,
+        oldest first: its width is H x the sum of these widths, and the newest step is in its last
+        columns. Terms with a scale other than 1 are scaled (``deployment_info()`` lists the scales)."""
+        return {name: list(zip(group.term_names, group.widths)) for name, group in self.obs_groups.items()}
+
+    def observation_history(self) -> dict[str, int]:
+        """``{group: H}``: how many steps each group stacks (1 = the current step only)."""
+        return {name: group.history_length for name, group in self.obs_groups.items()}
+
+    @property
+    def obs_buf(self) -> torch.Tensor:
+        """The current policy observation (rsl_rl's name)."""
+        return self.obs_bufs["policy"]
+
+    @property
+    def critic_obs_buf(self) -> torch.Tensor | None:
+        return self.obs_bufs.get("critic")
 
     def get_observations(self) -> tuple[torch.Tensor, dict]:
-        return self.obs_buf, {"observations": {"policy": self.obs_buf, "critic": self.critic_obs_buf}}
+        return self.obs_bufs["policy"], {"observations": dict(self.obs_bufs)}
 
     # ----------------------------------------------------------------------------------- resets
 
     def reset(self) -> tuple[torch.Tensor, dict]:
         with torch_threads(1):  # small tensors; leave the cores to the physics pool
-            self.reset_idx(torch.arange(self.num_envs, device=self.device))
+            env_ids = torch.arange(self.num_envs, device=self.device)
+            self.reset_idx(env_ids)
             self._update_state()
-            self.obs_buf, self.critic_obs_buf = self._compute_observations()
+            self.obs_bufs = self._compute_observations(reset_ids=env_ids)
         return self.get_observations()
 
     def reset_idx(self, env_ids: torch.Tensor) -> None:
-        """Reset the given envs: new physics parameters, a new initial state, new commands."""
+        """Reset the given envs: new physics parameters, a new initial state, new commands.
+        Their observations (and history) are renewed by the caller: ``step`` or ``reset``."""
         if len(env_ids) == 0:
             return
         n, dr, sim = len(env_ids), self.cfg.domain_rand, self.sim
@@ -435,17 +439,18 @@ class LeggedVelocityEnv(VecEnv):
         "actions", "last_actions", "last_joint_vel", "commands", "command_time_left", "episode_length_buf",
         "feet_air_time", "last_foot_contact", "last_foot_pos", "gait_phase", "friction_coeff", "added_base_mass",
         "base_com_offset", "motor_strength", "push_vel", "episode_reward_sums", "lin_vel_error_sum",
-        "yaw_rate_error_sum", "obs_buf", "critic_obs_buf",
+        "yaw_rate_error_sum",
     )
 
     def state_dict(self) -> dict:
         """Everything the next steps depend on: physics, per-env parameters, commands, timers,
-        counters, the generator and the current observations (noise included). CPU tensors and
-        plain types, so a checkpoint holding it loads with ``weights_only=True``."""
+        counters, the generator and every group's current observation (noise and history included).
+        CPU tensors and plain types, so a checkpoint holding it loads with ``weights_only=True``."""
         return {
             "num_envs": self.num_envs,
             "sim": self.sim.state_dict(),
             "buffers": {name: getattr(self, name).cpu().clone() for name in self.STATE_BUFFERS},
+            "observations": {name: value.cpu().clone() for name, value in self.obs_bufs.items()},
             "common_step_counter": self.common_step_counter,
             "hold_commands": self.hold_commands,
             "generator": self.generator.get_state(),
@@ -460,9 +465,17 @@ class LeggedVelocityEnv(VecEnv):
             value = state["buffers"][name]
             if tuple(value.shape) != tuple(current.shape):
                 raise ValueError(f"env state {name} has shape {tuple(value.shape)}; this env's is {tuple(current.shape)}")
+        observations = state.get("observations")
+        if observations is None:  # a state saved before groups were configurable: the two default ones
+            observations = {"policy": state["buffers"]["obs_buf"], "critic": state["buffers"]["critic_obs_buf"]}
+        widths = {name: value.shape[1] for name, value in observations.items()}
+        expected = {name: value.shape[1] for name, value in self.obs_bufs.items()}
+        if widths != expected:
+            raise ValueError(f"env state has observation groups of widths {widths}; this env's are {expected} (another observation config)")
         self.sim.load_state_dict(state["sim"])
         for name in self.STATE_BUFFERS:
             setattr(self, name, state["buffers"][name].to(self.device, getattr(self, name).dtype).clone())
+        self.obs_bufs = {name: observations[name].to(self.device, torch.float32).clone() for name in self.obs_bufs}
         self.common_step_counter = int(state["common_step_counter"])
         self.hold_commands = bool(state["hold_commands"])
         self.generator.set_state(state["generator"])
@@ -482,8 +495,13 @@ class LeggedVelocityEnv(VecEnv):
         """What a robot-side runtime needs to feed the exported policy and apply its actions."""
         robot = self.cfg.robot
         n = self.num_actions
+        policy = self.obs_groups["policy"]
         return {
+            # The policy's input: observation_history_length steps of observation_layout, oldest first.
             "observation_layout": self.observation_layout()["policy"],
+            "observation_history_length": policy.history_length,
+            "observation_scales": policy.scales,  # per block of observation_layout
+            "num_obs": self.num_obs,
             "joint_names": list(robot.joint_names),
             "default_joint_pos": [float(x) for x in robot.default_joint_pos],
             "action_scale": robot.action_scale,

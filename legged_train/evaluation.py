@@ -12,6 +12,9 @@ and held for 10 s of simulated time, deterministic actions. Measured after the f
 - fall_rate: the fraction of envs that terminated (a fall) during the 10 s.
 
 An env that falls stops counting towards the RMSDs and the cost of transport from its fall on.
+
+A policy with a ``reset(dones)`` method (``runner.get_inference_policy()``: a recurrent policy's
+memory) is reset for all envs before the first step and for the envs that fell after each step.
 """
 
 from __future__ import annotations
@@ -65,6 +68,9 @@ def _measure(env: LeggedVelocityEnv, policy, device) -> dict[str, float]:
     commands = standard_commands(n).to(env.device)
     env.set_commands(commands, hold=True)
     obs, _ = env.reset()
+    reset_policy = getattr(policy, "reset", None)
+    if reset_policy is not None:
+        reset_policy()  # fresh episodes: a recurrent policy forgets what it played before
     steps, warmup = round(DURATION_S / env.step_dt), round(WARMUP_S / env.step_dt)
     fallen = torch.zeros(n, dtype=torch.bool, device=env.device)
     vel_sq_sum = torch.zeros(n, device=env.device)
@@ -74,7 +80,9 @@ def _measure(env: LeggedVelocityEnv, policy, device) -> dict[str, float]:
     distance = torch.zeros(n, device=env.device)
     for t in range(steps):
         actions = policy(obs if device is None else obs.to(device))
-        obs, _, _, extras = env.step(actions.to(env.device))
+        obs, _, dones, extras = env.step(actions.to(env.device))
+        if reset_policy is not None:
+            reset_policy(dones)  # a fallen env no longer counts, but its new episode starts with a fresh memory
         fallen |= extras["terminated"]
         if t < warmup:
             continue

@@ -8,6 +8,23 @@ Constructor protocol a custom ``actor_class`` / ``critic_class`` must follow (PP
 ``forward(obs) -> mean action``, ``distribution(obs) -> torch.distributions.Normal`` and
 ``update_normalization(obs)``; ``critic_class(num_obs, *, obs_normalization, **critic_cfg)`` with
 ``forward(obs) -> value (N,)`` and ``update_normalization(obs)``.
+
+Recurrent networks (``RecurrentActor``, ``RecurrentCritic``: observation normalization, a GRU or an
+LSTM, then an MLP head) set ``is_recurrent = True`` and add to that protocol:
+
+- a running hidden state for step-by-step use: ``forward(obs)`` / ``distribution(obs)`` on a batch
+  (batch, num_obs) read it and advance it; ``reset(dones=None)`` zeros it for the envs whose episode
+  ended (all of them without ``dones``); ``get_hidden_states()`` / ``set_hidden_states(states)``;
+- ``step(obs, hidden_states) -> (output, next hidden_states)``: one step from a given state, the
+  running one untouched (evaluation, export, values of final observations);
+- ``forward(obs, masks=, hidden_states=)`` / ``distribution(obs, masks=, hidden_states=)``: padded
+  trajectories (time, batch, num_obs) run from their first step's states; the outputs of the steps
+  where ``masks`` (time, batch) is True, flattened in ``tensor[masks]`` order (PPO's update);
+- ``initial_hidden_states(batch_size)``: the zeros an episode starts from.
+
+A hidden state is a tuple of tensors of shape (num_layers, batch, rnn_hidden_dim): ``(h,)`` for a
+GRU, ``(h, c)`` for an LSTM; ``None`` stands for zeros (no step since the last full reset). The
+feed-forward networks have ``is_recurrent = False`` and no-op ``reset`` / ``get_hidden_states``.
 """
 
 from __future__ import annotations
@@ -93,6 +110,8 @@ class EmpiricalNormalization(nn.Module):
 class MLPActor(nn.Module):
     """Gaussian policy: MLP mean, state-independent learnable log-std."""
 
+    is_recurrent = False
+
     def __init__(
         self,
         num_obs: int,
@@ -132,9 +151,17 @@ class MLPActor(nn.Module):
         if isinstance(self.obs_normalizer, EmpiricalNormalization):
             self.obs_normalizer.update(obs)
 
+    def reset(self, dones: torch.Tensor | None = None) -> None:
+        """Nothing to reset: a feed-forward policy has no memory."""
+
+    def get_hidden_states(self) -> None:
+        return None
+
 
 class MLPCritic(nn.Module):
     """State-value MLP; reads the critic (privileged) observation group."""
+
+    is_recurrent = False
 
     def __init__(
         self,
@@ -155,3 +182,238 @@ class MLPCritic(nn.Module):
     def update_normalization(self, obs: torch.Tensor) -> None:
         if isinstance(self.obs_normalizer, EmpiricalNormalization):
             self.obs_normalizer.update(obs)
+
+    def reset(self, dones: torch.Tensor | None = None) -> None:
+        """Nothing to reset: a feed-forward critic has no memory."""
+
+    def get_hidden_states(self) -> None:
+        return None
+
+
+# ------------------------------------------------------------------------------------ recurrent
+RNN_TYPES = ("gru", "lstm")
+
+# (h,) for a GRU, (h, c) for an LSTM; each (num_layers, batch, rnn_hidden_dim).
+HiddenStates = tuple[torch.Tensor, ...]
+
+
+def reset_hidden_states(hidden_states: HiddenStates, dones: torch.Tensor) -> HiddenStates:
+    """Zeros for the envs whose episode ended (``dones`` (batch,)): their next step starts a fresh memory.
+
+    Out of place, so it works on states made under ``torch.inference_mode`` from outside it too.
+    """
+    ended = dones.to(device=hidden_states[0].device, dtype=torch.bool).view(1, -1, 1)
+    return tuple(state.masked_fill(ended, 0.0) for state in hidden_states)
+
+
+class _RecurrentNetwork(nn.Module):
+    """Observation normalizer -> GRU / LSTM -> MLP head, plus the running hidden state of a batch of envs.
+
+    The running state is plain Python state, not a buffer: it belongs to the episodes being played,
+    not to the weights (PPO keeps it in its own checkpoint entry).
+    """
+
+    is_recurrent = True
+
+    def __init__(
+        self,
+        num_obs: int,
+        output_dim: int,
+        *,
+        rnn_type: str,
+        rnn_hidden_dim: int,
+        rnn_num_layers: int,
+        hidden_dims: list[int] | tuple[int, ...],
+        activation: str,
+        obs_normalization: bool,
+    ):
+        super().__init__()
+        if rnn_type not in RNN_TYPES:
+            raise ValueError(f"rnn_type={rnn_type!r} is not supported; allowed: {', '.join(map(repr, RNN_TYPES))}")
+        for name, value in (("rnn_hidden_dim", rnn_hidden_dim), ("rnn_num_layers", rnn_num_layers)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name}={value!r} must be a positive int")
+        self.num_obs = num_obs
+        self.rnn_type = rnn_type
+        self.obs_normalizer = EmpiricalNormalization(num_obs) if obs_normalization else nn.Identity()
+        # Sequence-first layout (time, batch, features): one rollout step is a sequence of length 1.
+        self.rnn = (nn.GRU if rnn_type == "gru" else nn.LSTM)(num_obs, rnn_hidden_dim, rnn_num_layers)
+        self.mlp = make_mlp(rnn_hidden_dim, list(hidden_dims), output_dim, activation)
+        self.hidden_states: HiddenStates | None = None
+
+    # ------------------------------------------------------------------------------- state
+    def initial_hidden_states(self, batch_size: int) -> HiddenStates:
+        """The zeros every episode starts from."""
+        weight = self.rnn.weight_ih_l0
+        shape = (self.rnn.num_layers, batch_size, self.rnn.hidden_size)
+        count = 1 if self.rnn_type == "gru" else 2
+        return tuple(torch.zeros(shape, device=weight.device, dtype=weight.dtype) for _ in range(count))
+
+    def reset(self, dones: torch.Tensor | None = None) -> None:
+        """Zero the running state of the envs that are done (``dones`` (batch,)); of all envs without it."""
+        if dones is None or self.hidden_states is None:
+            self.hidden_states = None  # zeros, sized by the next batch
+        else:
+            self.hidden_states = reset_hidden_states(self.hidden_states, dones)
+
+    def get_hidden_states(self) -> HiddenStates | None:
+        """The running state (what the next step starts from); None means zeros."""
+        return self.hidden_states
+
+    def set_hidden_states(self, hidden_states: HiddenStates | None) -> None:
+        self.hidden_states = None if hidden_states is None else tuple(hidden_states)
+
+    def update_normalization(self, obs: torch.Tensor) -> None:
+        if isinstance(self.obs_normalizer, EmpiricalNormalization):
+            self.obs_normalizer.update(obs)
+
+    # ------------------------------------------------------------------------------- passes
+    def _rnn(self, x: torch.Tensor, hidden_states: HiddenStates) -> tuple[torch.Tensor, HiddenStates]:
+        # nn.GRU takes and gives h, nn.LSTM (h, c): one tuple convention outside this method.
+        if self.rnn_type == "gru":
+            out, h = self.rnn(x, hidden_states[0])
+            return out, (h,)
+        out, (h, c) = self.rnn(x, (hidden_states[0], hidden_states[1]))
+        return out, (h, c)
+
+    def _step(self, obs: torch.Tensor, hidden_states: HiddenStates | None) -> tuple[torch.Tensor, HiddenStates]:
+        if hidden_states is None:
+            hidden_states = self.initial_hidden_states(obs.shape[0])
+        elif not torch.jit.is_tracing() and hidden_states[0].shape[1] != obs.shape[0]:  # (traced: batch sizes vary)
+            raise ValueError(
+                f"observations of {obs.shape[0]} envs, hidden state of {hidden_states[0].shape[1]}: "
+                "call reset() (no dones) before stepping another number of envs"
+            )
+        x, hidden_states = self._rnn(self.obs_normalizer(obs).unsqueeze(0), hidden_states)
+        return self.mlp(x.squeeze(0)), hidden_states
+
+    def _running_step(self, obs: torch.Tensor) -> torch.Tensor:
+        out, self.hidden_states = self._step(obs, self.hidden_states)
+        return out
+
+    def _sequences(self, obs: torch.Tensor, masks: torch.Tensor, hidden_states: HiddenStates | None) -> torch.Tensor:
+        if hidden_states is None:
+            raise ValueError("padded trajectories need the hidden states they start from (hidden_states=)")
+        x, _ = self._rnn(self.obs_normalizer(obs), hidden_states)
+        # Only the real steps go through the head: the padding after each trajectory's end is dropped
+        # here (the RNN is causal, so the padding never changed a real step's output).
+        return self.mlp(x[masks])
+
+
+class RecurrentActor(_RecurrentNetwork):
+    """Gaussian policy with memory: GRU / LSTM over normalized observations, MLP mean, learnable log-std.
+
+    ``actor_cfg = {"rnn_type": "gru" | "lstm", "rnn_hidden_dim": 256, "rnn_num_layers": 1,
+    "hidden_dims": [...], "activation": "elu"}`` (PPO picks this class when ``rnn_type`` is set).
+    """
+
+    def __init__(
+        self,
+        num_obs: int,
+        num_actions: int,
+        *,
+        rnn_type: str = "lstm",
+        rnn_hidden_dim: int = 256,
+        rnn_num_layers: int = 1,
+        hidden_dims: list[int] = (128, 128, 128),
+        activation: str = "elu",
+        init_noise_std: float = 1.0,
+        obs_normalization: bool = False,
+        min_std: float = 1e-3,
+    ):
+        if init_noise_std <= 0:
+            raise ValueError(f"init_noise_std={init_noise_std!r} must be > 0")
+        super().__init__(
+            num_obs, num_actions, rnn_type=rnn_type, rnn_hidden_dim=rnn_hidden_dim, rnn_num_layers=rnn_num_layers,
+            hidden_dims=hidden_dims, activation=activation, obs_normalization=obs_normalization,
+        )
+        self.num_actions = num_actions
+        self.min_std = min_std
+        self.log_std = nn.Parameter(torch.full((num_actions,), math.log(init_noise_std)))
+
+    def forward(
+        self, obs: torch.Tensor, masks: torch.Tensor | None = None, hidden_states: HiddenStates | None = None
+    ) -> torch.Tensor:
+        """The deterministic action (the mean): one step from the running state (advancing it), or,
+        with ``masks``, the real steps of padded trajectories run from ``hidden_states``."""
+        if masks is None:
+            return self._running_step(obs)
+        return self._sequences(obs, masks, hidden_states)
+
+    def step(self, obs: torch.Tensor, hidden_states: HiddenStates | None) -> tuple[torch.Tensor, HiddenStates]:
+        """(mean action, next state) for one step from ``hidden_states`` (None: zeros); the running state is untouched."""
+        return self._step(obs, hidden_states)
+
+    @property
+    def std(self) -> torch.Tensor:
+        return self.log_std.exp().clamp_min(self.min_std)
+
+    def distribution(
+        self, obs: torch.Tensor, masks: torch.Tensor | None = None, hidden_states: HiddenStates | None = None
+    ) -> Normal:
+        mean = self.forward(obs, masks, hidden_states)
+        return Normal(mean, self.std.expand_as(mean), validate_args=False)
+
+    def export_module(self) -> nn.Module:
+        """The policy with its state as explicit input and output, for TorchScript / ONNX:
+        ``obs, h_in -> actions, h_out`` (GRU) or ``obs, h_in, c_in -> actions, h_out, c_out`` (LSTM)."""
+        return _GRUPolicyExport(self) if self.rnn_type == "gru" else _LSTMPolicyExport(self)
+
+
+class RecurrentCritic(_RecurrentNetwork):
+    """State value with memory: GRU / LSTM over normalized observations, then an MLP to one value."""
+
+    def __init__(
+        self,
+        num_obs: int,
+        *,
+        rnn_type: str = "lstm",
+        rnn_hidden_dim: int = 256,
+        rnn_num_layers: int = 1,
+        hidden_dims: list[int] = (128, 128, 128),
+        activation: str = "elu",
+        obs_normalization: bool = False,
+    ):
+        super().__init__(
+            num_obs, 1, rnn_type=rnn_type, rnn_hidden_dim=rnn_hidden_dim, rnn_num_layers=rnn_num_layers,
+            hidden_dims=hidden_dims, activation=activation, obs_normalization=obs_normalization,
+        )
+
+    def forward(
+        self, obs: torch.Tensor, masks: torch.Tensor | None = None, hidden_states: HiddenStates | None = None
+    ) -> torch.Tensor:
+        """Values: one step from the running state (advancing it), or with ``masks`` the real steps of padded trajectories."""
+        if masks is None:
+            return self._running_step(obs).squeeze(-1)
+        return self._sequences(obs, masks, hidden_states).squeeze(-1)
+
+    def step(self, obs: torch.Tensor, hidden_states: HiddenStates | None) -> tuple[torch.Tensor, HiddenStates]:
+        """(values, next state) for one step from ``hidden_states`` (None: zeros); the running state is untouched."""
+        values, hidden_states = self._step(obs, hidden_states)
+        return values.squeeze(-1), hidden_states
+
+
+class _GRUPolicyExport(nn.Module):
+    """obs (batch, num_obs), h_in (num_layers, batch, hidden) -> actions, h_out."""
+
+    def __init__(self, actor: RecurrentActor):
+        super().__init__()
+        self.actor = actor
+
+    def forward(self, obs: torch.Tensor, h_in: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        actions, (h_out,) = self.actor.step(obs, (h_in,))
+        return actions, h_out
+
+
+class _LSTMPolicyExport(nn.Module):
+    """obs (batch, num_obs), h_in, c_in (num_layers, batch, hidden) -> actions, h_out, c_out."""
+
+    def __init__(self, actor: RecurrentActor):
+        super().__init__()
+        self.actor = actor
+
+    def forward(
+        self, obs: torch.Tensor, h_in: torch.Tensor, c_in: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        actions, (h_out, c_out) = self.actor.step(obs, (h_in, c_in))
+        return actions, h_out, c_out

@@ -1,4 +1,9 @@
-"""Rollout storage for on-policy learning: fixed-size (steps x envs) tensors, GAE, minibatches."""
+"""Rollout storage for on-policy learning: fixed-size (steps x envs) tensors, GAE, minibatches.
+
+Feed-forward networks learn from shuffled single steps (``minibatches``); recurrent ones from whole
+trajectories (``recurrent_minibatches``): each env's column of the rollout split at its dones,
+padded at the end, with masks, and the hidden state each trajectory started from.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,15 @@ import torch
 
 @dataclass
 class Minibatch:
+    """Samples for one gradient step.
+
+    Feed-forward: every field is flat, (batch, ...). Recurrent (``masks`` set): ``obs`` and
+    ``critic_obs`` are padded trajectories (time, trajectories, dim), ``masks`` (time, trajectories)
+    marks their real steps and the ``*_hidden_states`` (num_layers, trajectories, hidden) are the
+    states each trajectory started from (None for a feed-forward network); every other field holds
+    the real steps only, flat, in the order ``padded[masks]`` lists them.
+    """
+
     obs: torch.Tensor
     critic_obs: torch.Tensor
     actions: torch.Tensor
@@ -19,6 +33,9 @@ class Minibatch:
     old_std: torch.Tensor
     returns: torch.Tensor
     advantages: torch.Tensor
+    masks: torch.Tensor | None = None
+    actor_hidden_states: tuple[torch.Tensor, ...] | None = None
+    critic_hidden_states: tuple[torch.Tensor, ...] | None = None
 
 
 class RolloutStorage:
@@ -27,6 +44,10 @@ class RolloutStorage:
     ``dones[t]`` marks the end of an episode at step t (terminated or truncated): GAE does not
     look past it. The value of a truncated step's final observation is folded into its reward
     before it is stored (see ``PPO.process_env_step``), so truncation still bootstraps.
+
+    For recurrent networks, ``actor_hidden_shapes`` / ``critic_hidden_shapes`` give the shapes of a
+    network's per-step state tensors, (num_layers, num_envs, hidden) each (one for a GRU, two for an
+    LSTM); the storage then also keeps, for every step, the state the network started that step from.
     """
 
     def __init__(
@@ -37,6 +58,8 @@ class RolloutStorage:
         num_critic_obs: int,
         num_actions: int,
         device: torch.device | str = "cpu",
+        actor_hidden_shapes: list[tuple[int, ...]] | None = None,
+        critic_hidden_shapes: list[tuple[int, ...]] | None = None,
     ):
         self.num_envs = num_envs
         self.num_steps = num_steps
@@ -56,6 +79,9 @@ class RolloutStorage:
         self.action_std = zeros(num_actions)
         self.returns = zeros()
         self.advantages = zeros()
+        # (steps, num_layers, envs, hidden) per state tensor: a step's slot takes the network's state as is.
+        self.actor_hidden = [torch.zeros(num_steps, *shape, device=self.device) for shape in actor_hidden_shapes or []]
+        self.critic_hidden = [torch.zeros(num_steps, *shape, device=self.device) for shape in critic_hidden_shapes or []]
         self.step = 0
 
     def add(
@@ -67,8 +93,13 @@ class RolloutStorage:
         values: torch.Tensor,
         action_mean: torch.Tensor,
         action_std: torch.Tensor,
+        actor_hidden_states: tuple[torch.Tensor, ...] | None = None,
+        critic_hidden_states: tuple[torch.Tensor, ...] | None = None,
     ) -> None:
-        """Record what the policy saw and did; ``set_step_result`` adds reward and done after env.step."""
+        """Record what the policy saw and did; ``set_step_result`` adds reward and done after env.step.
+
+        Recurrent networks: the hidden states are those the networks started this step from (None: zeros).
+        """
         if self.step >= self.num_steps:
             raise RuntimeError(f"rollout storage is full ({self.num_steps} steps); call clear() after the update")
         t = self.step
@@ -79,6 +110,12 @@ class RolloutStorage:
         self.values[t].copy_(values)
         self.action_mean[t].copy_(action_mean)
         self.action_std[t].copy_(action_std)
+        for buffers, states in ((self.actor_hidden, actor_hidden_states), (self.critic_hidden, critic_hidden_states)):
+            for i, buffer in enumerate(buffers):
+                if states is None:
+                    buffer[t].zero_()
+                else:
+                    buffer[t].copy_(states[i])
 
     def set_step_result(self, rewards: torch.Tensor, dones: torch.Tensor) -> None:
         self.rewards[self.step].copy_(rewards)
@@ -119,6 +156,86 @@ class RolloutStorage:
             for i in range(num_mini_batches):
                 ids = permutation[i * mini_batch_size : (i + 1) * mini_batch_size]
                 yield Minibatch(**{name: tensor[ids] for name, tensor in flat.items()})
+
+    def recurrent_minibatches(self, num_mini_batches: int, num_epochs: int) -> Iterator[Minibatch]:
+        """Minibatches of whole trajectories, for truncated backpropagation through time over the rollout.
+
+        Each env's column is split at its dones into trajectories. A minibatch holds every trajectory
+        of ``num_envs / num_mini_batches`` envs (a fresh shuffle of the envs per epoch), so all
+        minibatches hold (about) as many real steps. Trajectories are padded at their end to the
+        longest among them. The first trajectory of an env usually began in an earlier rollout: it
+        starts from the stored state of its first step and gradients stop there (truncated BPTT);
+        the others start from zeros, since the networks were reset at the done before them.
+        """
+        if not self.actor_hidden and not self.critic_hidden:
+            raise RuntimeError("recurrent_minibatches needs stored hidden states: give the storage actor/critic_hidden_shapes")
+        num_steps, num_envs = self.num_steps, self.num_envs
+        if num_mini_batches < 1 or num_mini_batches > num_envs:
+            raise ValueError(
+                f"num_mini_batches={num_mini_batches} must be in [1, {num_envs}] (envs) for recurrent networks: "
+                "a minibatch holds all trajectories of some envs"
+            )
+        start_step, start_env, lengths = split_trajectories(self.dones)
+        obs, critic_obs = self.obs.flatten(0, 1), self.critic_obs.flatten(0, 1)
+        flat = {
+            "actions": self.actions.flatten(0, 1),
+            "old_log_probs": self.log_probs.flatten(0, 1),
+            "old_values": self.values.flatten(0, 1),
+            "old_mean": self.action_mean.flatten(0, 1),
+            "old_std": self.action_std.flatten(0, 1),
+            "returns": self.returns.flatten(0, 1),
+            "advantages": self.advantages.flatten(0, 1),
+        }
+        for _ in range(num_epochs):
+            env_order = torch.randperm(num_envs, device=self.device)
+            for env_ids in env_order.tensor_split(num_mini_batches):
+                in_batch = torch.zeros(num_envs, dtype=torch.bool, device=self.device)
+                in_batch[env_ids] = True
+                ids = in_batch[start_env].nonzero().squeeze(1)
+                first, env, length = start_step[ids], start_env[ids], lengths[ids]
+                time = torch.arange(int(length.max()), device=self.device).unsqueeze(1)
+                masks = time < length  # (time, trajectories)
+                # Row index into the (steps * envs) flattened tensors of each padded slot; the padding
+                # slots are clamped into range and zeroed below.
+                index = (first + time).clamp(max=num_steps - 1) * num_envs + env
+                valid = index[masks]  # the real steps, in padded[masks] order
+
+                def padded(tensor: torch.Tensor) -> torch.Tensor:
+                    return tensor[index].masked_fill(~masks.unsqueeze(-1), 0.0)
+
+                def first_states(buffers: list[torch.Tensor]) -> tuple[torch.Tensor, ...] | None:
+                    # buffer[first, :, env] is (trajectories, num_layers, hidden); RNNs take (num_layers, batch, hidden).
+                    states = tuple(buffer[first, :, env].transpose(0, 1).contiguous() for buffer in buffers)
+                    return states or None
+
+                yield Minibatch(
+                    obs=padded(obs),
+                    critic_obs=padded(critic_obs),
+                    **{name: tensor[valid] for name, tensor in flat.items()},
+                    masks=masks,
+                    actor_hidden_states=first_states(self.actor_hidden),
+                    critic_hidden_states=first_states(self.critic_hidden),
+                )
+
+
+def split_trajectories(dones: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(start step, env, length) of every trajectory in a (steps, envs) rollout, ordered by start step then env.
+
+    A trajectory starts at step 0 and after every done; it ends at its done or with the rollout. E.g.
+    dones [[0, 0], [1, 0], [0, 1], [0, 0]] (4 steps, 2 envs) hold env 0's steps 0-1 and 2-3 and env 1's
+    steps 0-2 and 3: starts (0, 0, 2, 3), envs (0, 1, 0, 1), lengths (2, 3, 2, 1).
+    """
+    num_steps = dones.shape[0]
+    done = dones.bool()
+    starts = torch.ones_like(done)
+    starts[1:] = done[:-1]
+    ends = done.clone()
+    ends[-1] = True
+    steps = torch.arange(num_steps, device=dones.device).unsqueeze(1).expand_as(done)
+    # The first end at or after each step: a running minimum of the end steps, taken backwards in time.
+    end_step = torch.where(ends, steps, num_steps).flip(0).cummin(dim=0).values.flip(0)
+    start_step, start_env = starts.nonzero(as_tuple=True)
+    return start_step, start_env, end_step[start_step, start_env] - start_step + 1
 
 
 def compute_gae(

@@ -10,6 +10,10 @@ from envs.legged_config import LeggedEnvConfig
 from envs.legged_env import make_legged_env
 from tasks.registry import register_task
 
+# go1_flat_pretrained: iterations of behaviour cloning (24k dataset transitions each at 1024 envs)
+# before PPO takes over.
+PRETRAIN_ITERATIONS = 30
+
 
 def go1_flat_env() -> LeggedEnvConfig:
     return LeggedEnvConfig(num_envs=1024)
@@ -36,4 +40,19 @@ def go1_flat_train():
     )
 
 
+def go1_flat_pretrained_train():
+    """go1_flat's PPO after behaviour cloning of demonstrations (collect.py from a walking run)."""
+    import dataclasses
+
+    from legged_train.runners.two_stage_runner import PretrainDatasetConfig, TwoStagePPOConfig
+
+    ppo = go1_flat_train()
+    return TwoStagePPOConfig(
+        **{f.name: getattr(ppo, f.name) for f in dataclasses.fields(ppo)},
+        pretrain_iterations=PRETRAIN_ITERATIONS,
+        pretrain_dataset=PretrainDatasetConfig(data_dir="data/go1_demos"),
+    )
+
+
 register_task("go1_flat", go1_flat_env, go1_flat_train, make_legged_env)
+register_task("go1_flat_pretrained", go1_flat_env, go1_flat_pretrained_train, make_legged_env)

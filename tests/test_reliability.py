@@ -354,3 +354,11 @@ def test_play_user_errors_are_one_line(tiny_run, args, message):
     log_root, _ = tiny_run
     result = run("play.py", "--task", "go1_flat", "--log-root", str(log_root), "--headless", *args, check=False)
     assert result.returncode == 2 and "Traceback" not in result.stderr and message in result.stderr
+
+
+def test_resume_restores_an_observation_group_added_on_the_command_line(tmp_path):
+    added = "env.observations.amp={terms: [joint_pos, base_lin_vel], history_length: 2}"
+    run("train.py", *train_args(tmp_path, iterations=2), added)
+    run("train.py", "--task", "go1_flat", "--log-root", str(tmp_path), "--resume", "--extra-iterations", "1")
+    checkpoint = load_checkpoint_file(os.path.join(only_run(tmp_path), "model_3.pt"))
+    assert checkpoint["env_state"]["observations"]["amp"].shape[1] == 2 * (12 + 3)

@@ -3,7 +3,8 @@
 It follows envs/vec_env.py exactly (same-step autoreset, terminated / truncated / final_observation,
 an optional privileged ``critic`` group, per-term episode sums in ``extras["log"]``) so runner tests
 exercise the same code paths as the legged env, in milliseconds. Also here: small PPO / DQN / SAC
-configs that train in a blink, and a variant of the env whose rewards turn NaN.
+configs that train in a blink, a variant of the env whose rewards turn NaN, and a memory task
+(``CueMemoryEnv``) for recurrent policies.
 """
 
 from __future__ import annotations
@@ -153,6 +154,109 @@ class NaNRewardEnv(PointMassEnv):
             rewards = rewards.clone()
             rewards[1] = float("nan")
         return obs, rewards, dones, extras
+
+
+class CueMemoryEnv(VecEnv):
+    """A memory task a feed-forward policy cannot solve: recall a cue seen only at an episode's first step.
+
+    - obs = (cue, 1) at the first step of an episode, (0, 0) at every later one; the cue is +1 or -1;
+      the privileged critic group (``privileged=True``) adds the cue at every step;
+    - reward: 0 at the first step, then ``cue * clip(action, -1, 1)`` at each later step: a policy that
+      remembers the cue earns 1 per step, one that does not (an MLP sees the same later observations
+      whatever the cue) earns 0 on average;
+    - episodes last ``min_length`` to ``max_length`` steps (drawn per episode, so envs drift out of step
+      and episodes straddle rollouts) and end ``terminated`` (the task is over: nothing to bootstrap).
+
+    ``state_dict`` / ``load_state_dict`` hold the whole state, so a runner resumes it exactly.
+    """
+
+    def __init__(
+        self, num_envs: int = 32, min_length: int = 3, max_length: int = 6, privileged: bool = False, seed: int = 0,
+        device: str = "cpu",
+    ):
+        self.num_envs = num_envs
+        self.num_obs = 2
+        self.num_privileged_obs = 3 if privileged else None
+        self.num_actions = 1
+        self.min_length, self.max_length = min_length, max_length
+        self.max_episode_length = max_length
+        self.device = torch.device(device)
+        self.seed = seed
+        self.generator = torch.Generator(device=self.device).manual_seed(seed)
+        self.cue = torch.zeros(num_envs, device=self.device)
+        self.length = torch.zeros(num_envs, dtype=torch.long, device=self.device)
+        self.episode_length_buf = torch.zeros(num_envs, dtype=torch.long, device=self.device)
+        self.episode_sum = torch.zeros(num_envs, device=self.device)
+        self.reset()
+
+    def get_observations(self) -> tuple[torch.Tensor, dict]:
+        obs = self._policy_obs()
+        return obs, {"observations": self._groups(obs)}
+
+    def reset(self) -> tuple[torch.Tensor, dict]:
+        self.reset_idx(torch.arange(self.num_envs, device=self.device))
+        return self.get_observations()
+
+    def reset_idx(self, env_ids: torch.Tensor) -> None:
+        n = len(env_ids)
+        coin = torch.randint(0, 2, (n,), generator=self.generator, device=self.device)
+        self.cue[env_ids] = coin.float() * 2.0 - 1.0
+        self.length[env_ids] = torch.randint(
+            self.min_length, self.max_length + 1, (n,), generator=self.generator, device=self.device
+        )
+        self.episode_length_buf[env_ids] = 0
+        self.episode_sum[env_ids] = 0.0
+
+    def step(self, actions: torch.Tensor):
+        later = (self.episode_length_buf > 0).float()
+        rewards = later * self.cue * actions.to(self.device)[:, 0].clamp(-1.0, 1.0)
+        self.episode_sum += rewards
+        self.episode_length_buf += 1
+        terminated = self.episode_length_buf >= self.length
+        truncated = torch.zeros_like(terminated)
+        extras: dict = {"terminated": terminated, "truncated": truncated, "time_outs": truncated}
+        obs_before_reset = self._policy_obs()
+        extras["final_observation"] = obs_before_reset * terminated.unsqueeze(1)
+        if self.num_privileged_obs is not None:
+            extras["final_critic_observation"] = self._critic_obs(obs_before_reset) * terminated.unsqueeze(1)
+        done_ids = terminated.nonzero().flatten()
+        if len(done_ids) > 0:
+            extras["log"] = {"rew_match": self.episode_sum[done_ids].mean()}
+            self.reset_idx(done_ids)
+        obs = self._policy_obs()
+        extras["observations"] = self._groups(obs)
+        return obs, rewards, terminated, extras
+
+    def make_eval_env(self, num_envs: int | None = None, seed: int = 0) -> "CueMemoryEnv":
+        return CueMemoryEnv(
+            num_envs=num_envs or self.num_envs, min_length=self.min_length, max_length=self.max_length,
+            privileged=self.num_privileged_obs is not None, seed=seed, device=str(self.device),
+        )
+
+    def state_dict(self) -> dict:
+        return {
+            "num_envs": self.num_envs,
+            "generator": self.generator.get_state(),
+            **{name: getattr(self, name).clone() for name in ("cue", "length", "episode_length_buf", "episode_sum")},
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generator.set_state(state["generator"])
+        for name in ("cue", "length", "episode_length_buf", "episode_sum"):
+            getattr(self, name).copy_(state[name])
+
+    def _policy_obs(self) -> torch.Tensor:
+        first = (self.episode_length_buf == 0).float()
+        return torch.stack([first * self.cue, first], dim=1)
+
+    def _critic_obs(self, policy_obs: torch.Tensor) -> torch.Tensor:
+        return torch.cat([policy_obs, self.cue.unsqueeze(1)], dim=1)
+
+    def _groups(self, obs: torch.Tensor) -> dict:
+        groups = {"policy": obs}
+        if self.num_privileged_obs is not None:
+            groups["critic"] = self._critic_obs(obs)
+        return groups
 
 
 SMALL_NETS = {"hidden_dims": [16, 16], "activation": "elu"}

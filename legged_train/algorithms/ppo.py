@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from legged_train.config import RunnerConfig, apply_overrides, check_fields, resolve_device
-from legged_train.networks import MLPActor, MLPCritic
+from legged_train.networks import RNN_TYPES, MLPActor, MLPCritic, RecurrentActor, RecurrentCritic
 from legged_train.finite import check_finite, check_module_finite
 from legged_train.storage import RolloutStorage
 
@@ -52,7 +52,8 @@ class PPOConfig(RunnerConfig):
     # Returns.
     gamma: float = 0.99
     lam: float = 0.95
-    # Policy.
+    # Policy. actor_cfg / critic_cfg are the networks' keyword arguments; with "rnn_type" ("gru" or
+    # "lstm", plus "rnn_hidden_dim" and "rnn_num_layers") PPO builds RecurrentActor / RecurrentCritic.
     init_noise_std: float = 1.0
     empirical_normalization: bool = True
     actor_cfg: dict = field(default_factory=lambda: {"hidden_dims": [128, 128, 128], "activation": "elu"})
@@ -80,6 +81,11 @@ class PPOConfig(RunnerConfig):
         for name in ("actor_cfg", "critic_cfg"):
             if not isinstance(getattr(self, name), dict):
                 raise ValueError(f"{name}={getattr(self, name)!r} must be a dict of network kwargs")
+            rnn_type = getattr(self, name).get("rnn_type")
+            if rnn_type is not None and rnn_type not in RNN_TYPES:
+                raise ValueError(
+                    f"{name}.rnn_type={rnn_type!r} is not supported; allowed: {', '.join(map(repr, RNN_TYPES))}"
+                )
 
 
 def adaptive_learning_rate(
@@ -112,15 +118,42 @@ def gaussian_kl(old_mean, old_std, new_mean, new_std) -> torch.Tensor:
     ).sum(dim=-1)
 
 
+def network_class(
+    name: str, given: type[nn.Module] | None, network_cfg: dict, recurrent: type[nn.Module], feed_forward: type[nn.Module]
+) -> type[nn.Module]:
+    """The class PPO builds for the actor / critic: the given one, else the recurrent one when the cfg has rnn_type."""
+    rnn_keys = sorted(key for key in network_cfg if key.startswith("rnn_"))
+    if given is None:
+        if rnn_keys and "rnn_type" not in network_cfg:
+            raise ValueError(
+                f"{name}_cfg.{rnn_keys[0]}={network_cfg[rnn_keys[0]]!r} without {name}_cfg.rnn_type: "
+                f"set rnn_type (allowed: {', '.join(map(repr, RNN_TYPES))}) for a recurrent {name}, or drop the rnn_* keys"
+            )
+        return recurrent if "rnn_type" in network_cfg else feed_forward
+    if rnn_keys and not getattr(given, "is_recurrent", False):
+        raise ValueError(
+            f"{name}_cfg has {rnn_keys} but {name}_class={given.__name__} is not recurrent: "
+            f"leave {name}_class out to get {recurrent.__name__}, or drop the rnn_* keys"
+        )
+    return given
+
+
 class PPO:
-    """PPO agent: actor (reads ``policy`` obs), critic (reads ``critic`` obs), optimizer, rollout storage."""
+    """PPO agent: actor (reads ``policy`` obs), critic (reads ``critic`` obs), optimizer, rollout storage.
+
+    ``actor_class`` / ``critic_class`` left out: ``RecurrentActor`` / ``RecurrentCritic`` when
+    ``cfg.actor_cfg`` / ``cfg.critic_cfg`` has ``rnn_type``, else ``MLPActor`` / ``MLPCritic``. With a
+    recurrent network (either or both), the networks' running hidden states are reset on dones, the
+    storage keeps the state each step started from, and the update learns from whole trajectories
+    (``RolloutStorage.recurrent_minibatches``); the running states are part of ``state_dict``.
+    """
 
     def __init__(
         self,
         env,
         cfg: PPOConfig | None = None,
-        actor_class: type[nn.Module] = MLPActor,
-        critic_class: type[nn.Module] = MLPCritic,
+        actor_class: type[nn.Module] | None = None,
+        critic_class: type[nn.Module] | None = None,
         device: str | torch.device | None = None,
     ):
         self.env = env
@@ -130,6 +163,8 @@ class PPO:
         # Envs without a privileged group give the critic the policy observations.
         self.has_critic_group = getattr(env, "num_privileged_obs", None) is not None
         num_critic_obs = env.num_privileged_obs if self.has_critic_group else env.num_obs
+        actor_class = network_class("actor", actor_class, cfg.actor_cfg, RecurrentActor, MLPActor)
+        critic_class = network_class("critic", critic_class, cfg.critic_cfg, RecurrentCritic, MLPCritic)
         self.actor = actor_class(
             env.num_obs,
             env.num_actions,
@@ -145,15 +180,34 @@ class PPO:
         self.optimizer = torch.optim.Adam(
             [*self.actor.parameters(), *self.critic.parameters()], lr=self.learning_rate
         )
+        self.actor_is_recurrent = bool(getattr(self.actor, "is_recurrent", False))
+        self.critic_is_recurrent = bool(getattr(self.critic, "is_recurrent", False))
+        self.is_recurrent = self.actor_is_recurrent or self.critic_is_recurrent
         self.storage = RolloutStorage(
-            env.num_envs, cfg.num_steps_per_env, env.num_obs, num_critic_obs, env.num_actions, self.device
+            env.num_envs, cfg.num_steps_per_env, env.num_obs, num_critic_obs, env.num_actions, self.device,
+            actor_hidden_shapes=self._hidden_shapes(self.actor), critic_hidden_shapes=self._hidden_shapes(self.critic),
         )
         self.runner = None  # made by learn() on first use
+        self.storage_from_dataset = False  # set by collect_transition_from_dataset
         self._warned_no_final_obs = False
+
+    def _hidden_shapes(self, network: nn.Module) -> list[tuple[int, ...]] | None:
+        """Shapes of a recurrent network's per-step state tensors for all envs; None for a feed-forward one."""
+        if not getattr(network, "is_recurrent", False):
+            return None
+        return [tuple(state.shape) for state in network.initial_hidden_states(self.env.num_envs)]
 
     # ------------------------------------------------------------------------------- acting
     def act(self, obs: torch.Tensor, critic_obs: torch.Tensor) -> torch.Tensor:
         """Sample actions for a rollout step and record what the update will need."""
+        hidden_states = {}
+        if self.is_recurrent:
+            # The states the networks start this step from (before they see obs): the update replays
+            # each trajectory from the state stored at its first step.
+            hidden_states = {
+                "actor_hidden_states": self.actor.get_hidden_states() if self.actor_is_recurrent else None,
+                "critic_hidden_states": self.critic.get_hidden_states() if self.critic_is_recurrent else None,
+            }
         distribution = self.actor.distribution(obs)
         actions = distribution.sample()
         self.storage.add(
@@ -164,11 +218,26 @@ class PPO:
             self.critic(critic_obs),
             distribution.mean,
             distribution.stddev,
+            **hidden_states,
         )
         return actions
 
     def act_inference(self, obs: torch.Tensor) -> torch.Tensor:
+        """The deterministic action; a recurrent actor reads and advances its running (rollout) state."""
         return self.actor(obs)
+
+    def _values(self, critic_obs: torch.Tensor) -> torch.Tensor:
+        """V(critic_obs) after the last step, leaving a recurrent critic's running state as it is
+        (the next ``act`` starts from it, and a final observation is never stepped from)."""
+        if self.critic_is_recurrent:
+            return self.critic.step(critic_obs, self.critic.get_hidden_states())[0]
+        return self.critic(critic_obs)
+
+    def reset(self, dones: torch.Tensor | None = None) -> None:
+        """Zero the networks' running hidden states for the envs that are done (all without ``dones``)."""
+        for network, recurrent in ((self.actor, self.actor_is_recurrent), (self.critic, self.critic_is_recurrent)):
+            if recurrent:
+                network.reset(dones)
 
     def process_env_step(self, rewards: torch.Tensor, dones: torch.Tensor, extras: dict) -> None:
         """Store reward and done; a truncated step's reward gets gamma * V(final observation)."""
@@ -182,6 +251,9 @@ class PPO:
             if bool(truncated.any()):
                 rewards += self.cfg.gamma * self._truncation_values(extras, truncated) * truncated.float()
         self.storage.set_step_result(rewards, dones.to(self.device).float())
+        if self.is_recurrent:
+            # After the truncation values, which need the critic's memory of the episode that ended.
+            self.reset(dones.to(self.device))
 
     def _truncation_values(self, extras: dict, truncated: torch.Tensor) -> torch.Tensor:
         key = "final_critic_observation" if self.has_critic_group else "final_observation"
@@ -195,25 +267,97 @@ class PPO:
             return self.storage.values[self.storage.step]
         final_obs = final_obs.to(self.device)
         check_finite(final_obs[truncated], f"env extras[{key!r}]")
-        return self.critic(final_obs)
+        return self._values(final_obs)
 
     def compute_returns(self, last_critic_obs: torch.Tensor) -> None:
-        last_values = self.critic(last_critic_obs)
+        last_values = self._values(last_critic_obs)
         self.storage.compute_returns(last_values, self.cfg.gamma, self.cfg.lam)
         if self.cfg.normalize_advantage:
             advantages = self.storage.advantages
             advantages.copy_((advantages - advantages.mean()) / (advantages.std() + 1e-8))
 
-    # ------------------------------------------------------------------------------- learning
-    def update(self) -> dict[str, float]:
-        """Epochs of minibatch updates over the stored rollout; returns mean losses for logging."""
+    # ------------------------------------------------------------------- learning from a dataset
+    def collect_transition_from_dataset(self, transition, infos: dict) -> None:
+        """Store a demonstration transition (``RolloutDataset``) as if the actor had taken it.
+
+        The next ``update`` then clones the stored actions (behaviour cloning) and regresses the
+        critic on the stored rewards' returns instead of a PPO step: TwoStageRunner's pretraining.
+        """
+        if self.is_recurrent:
+            raise ValueError("pretraining from a dataset needs feed-forward networks (actor_cfg/critic_cfg without rnn_type)")
+        distribution = self.actor.distribution(transition.obs)
+        actions = transition.actions.to(self.device)
+        self.storage.add(
+            transition.obs,
+            transition.critic_obs,
+            actions,
+            distribution.log_prob(actions).sum(dim=-1),
+            self.critic(transition.critic_obs),
+            distribution.mean,
+            distribution.stddev,
+        )
+        # Time-outs bootstrap from the final observation, exactly as in an env rollout.
+        extras = {
+            "time_outs": infos["time_outs"],
+            "final_observation": transition.next_obs,
+            "final_critic_observation": transition.next_critic_obs,
+        }
+        self.process_env_step(transition.rewards, transition.dones, extras)
+        self.storage_from_dataset = True
+
+    def _pretrain_update(self) -> dict[str, float]:
+        """Behaviour cloning of the stored dataset actions and value regression on their returns."""
         cfg = self.cfg
-        totals = {"policy_loss": 0.0, "value_loss": 0.0, "entropy": 0.0, "approx_kl": 0.0, "clip_fraction": 0.0}
+        nll = getattr(cfg, "bc_loss", "mse") == "nll"
+        totals = {"bc_loss": 0.0, "value_loss": 0.0}
         num_updates = 0
         for batch in self.storage.minibatches(cfg.num_mini_batches, cfg.num_learning_epochs):
             distribution = self.actor.distribution(batch.obs)
+            if nll:  # the whole Gaussian: for datasets of sampled actions
+                bc_loss = -distribution.log_prob(batch.actions).sum(dim=-1).mean()
+            else:  # the mean only: the std stays PPO's to explore with
+                bc_loss = (distribution.mean - batch.actions).square().sum(dim=-1).mean()
+            value_loss = (self.critic(batch.critic_obs) - batch.returns).square().mean()
+            check_finite(bc_loss.detach(), "behaviour cloning loss")
+            check_finite(value_loss.detach(), "value loss (pretraining)")
+            self.optimizer.zero_grad(set_to_none=True)
+            (bc_loss + cfg.value_loss_coef * value_loss).backward()
+            nn.utils.clip_grad_norm_([*self.actor.parameters(), *self.critic.parameters()], cfg.max_grad_norm)
+            self.optimizer.step()
+            check_module_finite(self.actor, "actor", "a behaviour cloning step")
+            check_module_finite(self.critic, "critic", "a behaviour cloning step")
+            totals["bc_loss"] += bc_loss.item()
+            totals["value_loss"] += value_loss.item()
+            num_updates += 1
+        self._update_normalization()
+        self.storage.clear()
+        self.storage_from_dataset = False
+        return {
+            "train/bc_loss": totals["bc_loss"] / num_updates,
+            "train/value_loss": totals["value_loss"] / num_updates,
+            "train/learning_rate": self.learning_rate,
+            "train/action_std": self.actor.std.mean().item(),
+        }
+
+    # ------------------------------------------------------------------------------- learning
+    def update(self) -> dict[str, float]:
+        """Epochs of minibatch updates over the stored rollout; returns mean losses for logging.
+
+        A rollout stored from a dataset (``collect_transition_from_dataset``) gets the pretraining
+        update instead."""
+        if self.storage_from_dataset:
+            return self._pretrain_update()
+        cfg = self.cfg
+        totals = {"policy_loss": 0.0, "value_loss": 0.0, "entropy": 0.0, "approx_kl": 0.0, "clip_fraction": 0.0}
+        num_updates = 0
+        minibatches = self.storage.recurrent_minibatches if self.is_recurrent else self.storage.minibatches
+        for batch in minibatches(cfg.num_mini_batches, cfg.num_learning_epochs):
+            if batch.masks is None:
+                distribution = self.actor.distribution(batch.obs)
+                values = self.critic(batch.critic_obs)
+            else:
+                distribution, values = self._evaluate_trajectories(batch)
             log_probs = distribution.log_prob(batch.actions).sum(dim=-1)
-            values = self.critic(batch.critic_obs)
             entropy = distribution.entropy().sum(dim=-1).mean()
 
             with torch.no_grad():
@@ -271,6 +415,18 @@ class PPO:
             "train/action_std": self.actor.std.mean().item(),
         }
 
+    def _evaluate_trajectories(self, batch) -> tuple[torch.distributions.Normal, torch.Tensor]:
+        """Action distribution and values at the real steps of a recurrent minibatch, flat as its other fields."""
+        if self.actor_is_recurrent:
+            distribution = self.actor.distribution(batch.obs, masks=batch.masks, hidden_states=batch.actor_hidden_states)
+        else:
+            distribution = self.actor.distribution(batch.obs[batch.masks])
+        if self.critic_is_recurrent:
+            values = self.critic(batch.critic_obs, masks=batch.masks, hidden_states=batch.critic_hidden_states)
+        else:
+            values = self.critic(batch.critic_obs[batch.masks])
+        return distribution, values
+
     @torch.no_grad()
     def _update_normalization(self) -> None:
         # Statistics move only here, after the update, from the rollout just used: the rollout's
@@ -303,13 +459,25 @@ class PPO:
 
     # ----------------------------------------------------------------------------- persistence
     def state_dict(self) -> dict[str, Any]:
-        return {
+        state = {
             "actor_state_dict": self.actor.state_dict(),  # includes the observation normalizer
             "critic_state_dict": self.critic.state_dict(),
             "optimizer_state_dict": self.optimizer.state_dict(),
             "learning_rate": self.learning_rate,
             "entropy_coef": self.entropy_coef,
         }
+        if self.is_recurrent:
+            # The memory of the episodes being played: with the env's state, a resume continues them exactly.
+            state["rollout_hidden_states"] = {
+                name: [h.clone() for h in states]
+                for name, states in self._running_hidden_states().items()
+                if states is not None
+            }
+        return state
+
+    def _running_hidden_states(self) -> dict[str, Any]:
+        networks = {"actor": (self.actor, self.actor_is_recurrent), "critic": (self.critic, self.critic_is_recurrent)}
+        return {name: network.get_hidden_states() for name, (network, recurrent) in networks.items() if recurrent}
 
     def load_state_dict(self, state: dict[str, Any], load_optimizer: bool = True) -> None:
         self.actor.load_state_dict(state["actor_state_dict"])
@@ -318,6 +486,19 @@ class PPO:
             self.optimizer.load_state_dict(state["optimizer_state_dict"])
             self.set_learning_rate(float(state["learning_rate"]))
             self.entropy_coef = float(state.get("entropy_coef", self.entropy_coef))
+        if self.is_recurrent:
+            self._load_hidden_states(state.get("rollout_hidden_states", {}) if load_optimizer else {})
+
+    def _load_hidden_states(self, saved: dict[str, Any]) -> None:
+        # Restored when resuming with as many envs (the runner then restores the env's episodes too);
+        # otherwise the episodes start afresh, from zeros.
+        for name, network in (("actor", self.actor), ("critic", self.critic)):
+            if not getattr(network, "is_recurrent", False):
+                continue
+            states = saved.get(name)
+            expected = self._hidden_shapes(network)
+            fits = states is not None and [tuple(h.shape) for h in states] == expected
+            network.set_hidden_states(tuple(h.to(self.device) for h in states) if fits else None)
 
     # -------------------------------------------------------------------------------- training
     def learn(

@@ -7,7 +7,8 @@ hooks; everything else lives here once:
   of a checkpoint (networks, optimizers, normalizers, counters the base does not know about);
 - ``policy_module() -> nn.Module``: the deterministic policy, obs -> actions, as one module (what
   ``eval()`` and ``get_inference_policy()`` run and play.py exports); ``_act_deterministic(obs)``
-  runs it and may be overridden;
+  runs it and may be overridden; a recurrent module (``is_recurrent``, see legged_train.networks)
+  is run through its ``step`` with a hidden state the inference policy keeps;
 - ``train_mode()`` / ``eval_mode()``: switch the algorithm's networks.
 
 The base keeps ``iteration`` (learning iterations done) and ``total_timesteps`` (env steps done)
@@ -50,6 +51,7 @@ from legged_train.config import RunnerConfig, config_to_dict, resolve_device
 from legged_train.finite import NonFiniteError, check_finite  # noqa: F401 (re-exported: runners import them from here)
 from legged_train.git_state import store_code_state
 from legged_train.logger import Logger
+from legged_train.networks import reset_hidden_states
 
 # The repository this package lives in: archived with every run.
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -311,23 +313,24 @@ class BaseRunner:
     def _act_deterministic(self, obs: torch.Tensor) -> torch.Tensor:
         return self.policy_module()(obs)
 
-    def get_inference_policy(self, device: str | torch.device | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
-        """Deterministic policy in eval mode: observations -> actions on ``device`` (default: the runner's)."""
+    def get_inference_policy(self, device: str | torch.device | None = None) -> InferencePolicy:
+        """Deterministic policy in eval mode: observations -> actions on ``device`` (default: the runner's).
+
+        Call ``policy.reset(dones)`` after each env step with its dones (a no-op for feed-forward
+        policies): a recurrent policy keeps its hidden state from call to call, from zeros on each
+        new ``get_inference_policy()``, apart from the training rollout's.
+        """
         self.eval_mode()
         return self._inference_callable(device)
 
-    def _inference_callable(self, device: str | torch.device | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
+    def _inference_callable(self, device: str | torch.device | None = None) -> InferencePolicy:
         device = self.device if device is None else torch.device(device)
-        if device == self.device:
-            act = self._act_deterministic
-        else:
-            act = copy.deepcopy(self.policy_module()).to(device)  # leave the training model where it is
-
-        def policy(obs: torch.Tensor) -> torch.Tensor:
-            with torch.inference_mode():
-                return act(obs.to(device))
-
-        return policy
+        module = self.policy_module()
+        if device != self.device:
+            module = copy.deepcopy(module).to(device)  # leave the training model where it is
+        # Feed-forward: the runner's own way to act (a subclass may override it) on the runner's device.
+        act = self._act_deterministic if device == self.device else module
+        return InferencePolicy(module, act, device)
 
     # ------------------------------------------------------------------------------- evaluation
     def get_eval_env(self):
@@ -392,6 +395,7 @@ class BaseRunner:
         generator, seed = getattr(env, "generator", None), getattr(getattr(env, "cfg", None), "seed", None)
         if isinstance(generator, torch.Generator) and seed is not None:
             generator.manual_seed(seed)
+        policy = self._inference_callable()  # a fresh hidden state for recurrent policies
         with torch.inference_mode():
             obs, _ = env.reset()
             device = torch.as_tensor(obs).device
@@ -399,8 +403,9 @@ class BaseRunner:
             counted = torch.zeros_like(quota)
             episode_return = torch.zeros(env.num_envs, device=device)
             for _ in range(max_steps):
-                actions = self._act_deterministic(obs.to(self.device))
+                actions = policy(obs)
                 obs, rewards, dones, _ = env.step(actions.to(device))
+                policy.reset(dones)  # envs that finished start their next episode with a fresh memory
                 episode_return += rewards.to(episode_return.dtype)
                 done_ids = dones.nonzero().flatten()
                 if len(done_ids) > 0:
@@ -424,6 +429,40 @@ class BaseRunner:
             return {}
         metrics = standard_evaluation(self.env, self._inference_callable(), device=self.device)
         return {f"eval/{name}": float(value) for name, value in metrics.items()}
+
+
+class InferencePolicy:
+    """The deterministic policy as a callable, ``policy(obs) -> actions``, under inference mode on ``device``.
+
+    For a recurrent module the hidden state lives here, not in the module (an evaluation must not
+    touch the training rollout's state): zeros at first, carried from call to call, and
+    ``reset(dones)`` zeros it for the envs whose episode ended (``reset()``: for all envs, whose
+    number may then change). For a feed-forward module ``reset`` does nothing.
+    """
+
+    def __init__(self, module: nn.Module, act: Callable[[torch.Tensor], torch.Tensor], device: torch.device):
+        self.module = module
+        self._act = act
+        self.device = device
+        self.is_recurrent = bool(getattr(module, "is_recurrent", False))
+        self.hidden_states: tuple[torch.Tensor, ...] | None = None
+
+    def __call__(self, obs: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode():
+            obs = obs.to(self.device)
+            if not self.is_recurrent:
+                return self._act(obs)
+            actions, self.hidden_states = self.module.step(obs, self.hidden_states)
+            return actions
+
+    def reset(self, dones: torch.Tensor | None = None) -> None:
+        if not self.is_recurrent or self.hidden_states is None:
+            return
+        if dones is None:
+            self.hidden_states = None  # zeros, sized by the next call
+            return
+        with torch.inference_mode():
+            self.hidden_states = reset_hidden_states(self.hidden_states, dones.to(self.device))
 
 
 class EpisodeStatistics:

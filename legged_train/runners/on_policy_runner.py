@@ -7,6 +7,8 @@ One class serves both call styles of the specs:
                             actor_cfg={"hidden_dims": [256]}, log_dir="logs/x", save_interval=100)
     runner.learn(total_timesteps=10_000_000)
     runner = OnPolicyRunner(agent=ppo, env=env, cfg=cfg, log_dir="logs/x")
+    # recurrent: rnn_type in a network's cfg picks RecurrentActor / RecurrentCritic
+    runner = OnPolicyRunner(env=env, actor_cfg={"rnn_type": "gru", "rnn_hidden_dim": 64, "hidden_dims": [64]})
 
     # rsl_rl style
     runner = OnPolicyRunner(env, train_cfg_dict, log_dir="logs/x", device="cpu")
@@ -27,7 +29,6 @@ from torch import nn
 from envs.threads import torch_threads
 from legged_train.algorithms.ppo import PPO, PPOConfig, num_iterations_for, ppo_config_from_dict
 from legged_train.logger import flatten_extras
-from legged_train.networks import MLPActor, MLPCritic
 from legged_train.finite import NonFiniteError, check_finite, check_reward_terms, non_finite_parameters
 from legged_train.runners.base import BaseRunner, EpisodeStatistics, print_block
 
@@ -76,13 +77,8 @@ class OnPolicyRunner(BaseRunner):
         super().__init__(env, cfg, log_dir=log_dir, device=device, save_dir=save_dir, eval_env=eval_env)
 
         if agent is None:
-            agent = PPO(
-                env,
-                cfg,
-                actor_class=actor_class or MLPActor,
-                critic_class=critic_class or MLPCritic,
-                device=self.device,
-            )
+            # Classes left out: PPO picks MLPActor / MLPCritic, or the recurrent ones for a cfg with rnn_type.
+            agent = PPO(env, cfg, actor_class=actor_class, critic_class=critic_class, device=self.device)
         elif actor_class is not None or critic_class is not None:
             raise ValueError("actor_class/critic_class build a new agent; do not pass them together with agent=")
         self.alg = agent
@@ -154,7 +150,6 @@ class OnPolicyRunner(BaseRunner):
                 for _ in range(self.num_steps_per_env):
                     obs, critic_obs, rewards, dones, extras = self.rollout_step(obs, critic_obs)
                     step_reward_total += rewards.sum()
-                    self.episodes.add(rewards, dones)
                     for key, value in extras.get("log", {}).items():
                         episode_logs[str(key).strip("/")].append(torch.as_tensor(value, dtype=torch.float32).mean())
                     if self.cfg.extra_log_keys:
@@ -176,8 +171,7 @@ class OnPolicyRunner(BaseRunner):
             learning_time = time.time() - learn_started
 
             self.iteration = it + 1
-            self.total_timesteps += steps_per_iteration
-            stats = {**update_stats, **rollout_stats, **self.episodes.means()}
+            stats = {**update_stats, **rollout_stats, **self.episodes.means(), **self.iteration_stats()}
             for key, values in episode_logs.items():
                 stats[f"episode/{key}"] = torch.stack(values).mean().item()
             for key, values in extra_logs.items():
@@ -212,10 +206,16 @@ class OnPolicyRunner(BaseRunner):
             raise NonFiniteError(f"non-finite policy actions (NaN/Inf) from {source}")
         obs, rewards, dones, extras = self.env.step(actions.to(self.env.device))
         obs, critic_obs = self._split_observations(obs, extras)
-        rewards = rewards.to(self.device)
+        rewards, dones = rewards.to(self.device), dones.to(self.device)
         check_reward_terms(self.env, rewards)
         self.alg.process_env_step(rewards, dones, extras)
-        return obs, critic_obs, rewards, dones.to(self.device), extras
+        self.episodes.add(rewards, dones)
+        self.total_timesteps += self.env.num_envs
+        return obs, critic_obs, rewards, dones, extras
+
+    def iteration_stats(self) -> dict[str, float]:
+        """More figures for the iteration's log (subclasses add theirs)."""
+        return {}
 
     def _split_observations(self, obs: torch.Tensor, extras: dict) -> tuple[torch.Tensor, torch.Tensor]:
         obs = obs.to(self.device)
@@ -264,10 +264,16 @@ class OnPolicyRunner(BaseRunner):
             f"  step reward {stats['rollout/mean_reward']:10.4f}   value {stats['rollout/mean_value']:10.3f}"
             f"   action std {stats['train/action_std']:.3f}"
         )
-        lines.append(
-            f"  losses: policy {stats['train/policy_loss']:.4f}  value {stats['train/value_loss']:.4f}"
-            f"  entropy {stats['train/entropy']:.3f}  kl {stats['train/approx_kl']:.4f}  lr {stats['train/learning_rate']:.2e}"
-        )
+        if "train/bc_loss" in stats:  # an update that cloned demonstrations (TwoStageRunner)
+            lines.append(
+                f"  losses: behaviour cloning {stats['train/bc_loss']:.4f}  value {stats['train/value_loss']:.4f}"
+                f"  lr {stats['train/learning_rate']:.2e}"
+            )
+        else:
+            lines.append(
+                f"  losses: policy {stats['train/policy_loss']:.4f}  value {stats['train/value_loss']:.4f}"
+                f"  entropy {stats['train/entropy']:.3f}  kl {stats['train/approx_kl']:.4f}  lr {stats['train/learning_rate']:.2e}"
+            )
         # Tracking quality first: the standard evaluation when it ran, and any error the env logs.
         tracking = [
             f"{key} {value:.3f}"
@@ -288,7 +294,10 @@ class OnPolicyRunner(BaseRunner):
 
     # ----------------------------------------------------------------------- BaseRunner hooks
     def policy_module(self) -> nn.Module:
-        """The actor: its forward is the deterministic (mean) action, observation normalization included."""
+        """The actor: its forward is the deterministic (mean) action, observation normalization included.
+
+        A recurrent actor (``is_recurrent``) is run through its ``step`` by ``get_inference_policy``,
+        which keeps its own hidden state, and exported with its state as explicit input / output."""
         return self.alg.actor
 
     def train_mode(self) -> None:
@@ -304,6 +313,11 @@ class OnPolicyRunner(BaseRunner):
         self.alg.load_state_dict(state, load_optimizer)
         if load_optimizer and "episode_statistics" in state:
             self.episodes.load_state_dict(state["episode_statistics"])
+
+    def _check_shapes(self, checkpoint: dict, path: str) -> None:
+        # The hidden states of the running episodes are sized by the number of envs, not by the networks:
+        # PPO.load_state_dict restores them when they fit and starts fresh episodes from zeros otherwise.
+        super()._check_shapes({key: value for key, value in checkpoint.items() if key != "rollout_hidden_states"}, path)
 
 
 def _resolve_config(given: dict | PPOConfig | None, agent: PPO | None) -> PPOConfig:

@@ -1,0 +1,114 @@
+"""Demonstrations + two-stage training vs PPO from scratch, on go1_flat.
+
+From a walking go1_flat run (``--teacher-run``), collect ``--demo-steps`` of demonstrations with
+collect.py, then train ``go1_flat_pretrained`` (behaviour cloning of them, then PPO) and plain
+``go1_flat`` from scratch with the same seed and envs, one after the other (each alone on the
+machine). Every ``--eval-every`` iterations each run prints a JSON line with its training
+wall-clock (evaluation excluded; pretraining included) and the standard evaluation; a run stops at
+velocity_rmsd <= ``--target`` or after ``--minutes``. The last line compares the two.
+
+    python bench/two_stage.py --teacher-run logs/go1_flat/<run> [--demo-steps 200000] [--minutes 12]
+
+Target (issue 8, 2-core CPU): the pretrained run reaches velocity_rmsd <= 0.25 in at most half the
+wall-clock of the scratch run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from legged_train.checkpoint import set_seed  # noqa: E402
+from legged_train.config import apply_overrides  # noqa: E402
+from legged_train.evaluation import standard_evaluation  # noqa: E402
+from tasks import get_task  # noqa: E402
+from train import make_runner  # noqa: E402
+
+
+def emit(record: dict) -> None:
+    print(json.dumps(record), flush=True)
+
+
+def collect(teacher_run: str, save_dir: str, steps: int) -> float:
+    """collect.py from the teacher's latest checkpoint; returns its wall-clock."""
+    started = time.time()
+    subprocess.run(
+        [sys.executable, os.path.join(ROOT, "collect.py"), "--task", "go1_flat", "--load-run", teacher_run,
+         "--save-dir", save_dir, "--min-timesteps", str(steps), "--quiet"],
+        check=True, cwd=ROOT,
+    )
+    return time.time() - started
+
+
+def train_until(task_name: str, args, run_dir: str, train_overrides: dict) -> dict:
+    """Train ``task_name`` from scratch until the standard evaluation reaches the target; returns the summary."""
+    task = get_task(task_name)
+    env_cfg, train_cfg = task.env_cfg, task.train_cfg
+    apply_overrides(env_cfg, {"seed": args.seed})
+    apply_overrides(train_cfg, {"seed": args.seed, "log_interval": args.eval_every, "eval_interval": 0, **train_overrides})
+    set_seed(args.seed)
+    env = task.make_env(env_cfg, "cpu")
+    runner = make_runner(env, train_cfg, run_dir, "cpu")
+    runner.run_config["task"] = task.name
+    train_seconds, reached = 0.0, None
+    while train_seconds < args.minutes * 60.0:
+        started = time.time()
+        runner.learn(num_learning_iterations=args.eval_every)
+        train_seconds += time.time() - started
+        evaluation = standard_evaluation(env, runner.get_inference_policy())
+        runner.train_mode()
+        pretraining = runner.iteration <= getattr(train_cfg, "pretrain_iterations", 0)
+        emit({"event": "progress", "task": task.name, "iteration": runner.iteration, "pretraining": pretraining,
+              "train_wall_clock_s": round(train_seconds, 1), "env_steps": runner.total_timesteps,
+              **{name: round(value, 4) for name, value in evaluation.items()}})
+        if evaluation["velocity_rmsd"] <= args.target:
+            reached = {"iteration": runner.iteration, "train_wall_clock_s": round(train_seconds, 1),
+                       "env_steps": runner.total_timesteps, **{k: round(v, 4) for k, v in evaluation.items()}}
+            break
+    runner.close()
+    env.close()
+    return {"task": task.name, "reached_target": reached, "train_wall_clock_s": round(train_seconds, 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--teacher-run", required=True, help="a walking go1_flat run folder (or its name under logs/go1_flat)")
+    parser.add_argument("--demo-steps", type=int, default=200_000)
+    parser.add_argument("--minutes", type=float, default=12.0, help="training wall-clock budget per run")
+    parser.add_argument("--eval-every", type=int, default=10)
+    parser.add_argument("--target", type=float, default=0.25, help="velocity_rmsd to reach (m/s)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=os.path.join(ROOT, "logs", "bench_two_stage", time.strftime("%Y-%m-%d_%H-%M-%S")))
+    args = parser.parse_args()
+
+    demos = os.path.join(args.out, "demos")
+    collection_s = collect(args.teacher_run, demos, args.demo_steps)
+    emit({"event": "demonstrations", "dir": demos, "steps": args.demo_steps, "collection_wall_clock_s": round(collection_s, 1)})
+
+    pretrained = train_until("go1_flat_pretrained", args, os.path.join(args.out, "pretrained"),
+                             {"pretrain_dataset.data_dir": demos})
+    emit({"event": "run", **pretrained})
+    scratch = train_until("go1_flat", args, os.path.join(args.out, "scratch"), {})
+    emit({"event": "run", **scratch})
+
+    summary = {"event": "summary", "target_velocity_rmsd": args.target, "collection_wall_clock_s": round(collection_s, 1)}
+    if pretrained["reached_target"] and scratch["reached_target"]:
+        p, s = pretrained["reached_target"]["train_wall_clock_s"], scratch["reached_target"]["train_wall_clock_s"]
+        summary.update({
+            "pretrained_s": p, "scratch_s": s, "ratio": round(p / s, 3),
+            "ratio_with_collection": round((p + collection_s) / s, 3),
+            "pretrained_iterations": pretrained["reached_target"]["iteration"],
+            "scratch_iterations": scratch["reached_target"]["iteration"],
+        })
+    emit(summary)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,209 @@
+"""Collect demonstrations from a trained run:
+
+    python collect.py --task go1_flat --load-run <run> --save-dir data/go1_demos --min-timesteps 200000
+
+Loads the run the way play.py does (the run's recorded env and training config, the checkpoint
+read with weights_only), then runs its policy in the training env (domain randomization on) and
+writes every env's trajectories to ``--save-dir`` (``legged_train.demonstrations``: .npz slices,
+metadata.json; loaded without pickle) until ``--min-timesteps`` and ``--min-episodes`` are reached.
+
+A second run with the same ``--save-dir`` continues the dataset (numbering and counts). Actions are
+the policy's deterministic ones unless ``--sample``; ``--success-only`` keeps only trajectories that
+ended by time-out (falls are removed). ``--compress GROUP[.SEGMENT]=ENCODING`` stores observation
+segments (named as in the env's observation layout) at lower precision: float16, uint16 or uint8.
+Ctrl-C or SIGTERM stops after the current buffer is written (a second one aborts at once; finished
+trajectories stay on disk either way).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+from contextlib import contextmanager
+
+# The env module may import mujoco's renderer: pick a headless GL backend first, as play.py does.
+if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+    os.environ.setdefault("MUJOCO_GL", "egl")
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from train import add_argument  # --load-run also answers to legged_gym's --load_run
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_argument(parser, "--task", required=True, help="registered task name (of the run)")
+    add_argument(parser, "--load-run", help="run folder (name or path); default: the latest run of the task")
+    add_argument(parser, "--checkpoint", help="iteration number or .pt file; default: the latest of the run")
+    add_argument(parser, "--experiment-name", help="folder under the log root; default: the task's")
+    add_argument(parser, "--log-root", default=os.path.join(ROOT, "logs"))
+    add_argument(parser, "--save-dir", required=True, help="dataset folder (made if needed; an existing dataset is continued)")
+    add_argument(parser, "--min-timesteps", type=int, default=1_000_000, help="stop once this many steps are kept (default 1e6)")
+    add_argument(parser, "--min-episodes", type=int, default=0, help="... and this many trajectories (default 0)")
+    add_argument(parser, "--success-only", action="store_true", help="keep only trajectories that ended by time-out")
+    add_argument(parser, "--sample", action="store_true", help="sample actions from the policy (default: its mean)")
+    add_argument(parser, "--use-critic-obs", action="store_true", help="feed the policy the critic (privileged) group")
+    add_argument(parser, "--num-envs", type=int, help="parallel envs (default: the run's)")
+    add_argument(parser, "--rollout-length", type=int, default=256, help="steps buffered before writing (default 256)")
+    add_argument(parser, "--seed", type=int, help="env seed (default: the number of earlier collections into --save-dir)")
+    add_argument(parser, "--device", default="cpu")
+    add_argument(parser, "--compress", nargs="+", default=[], metavar="GROUP[.SEGMENT]=ENCODING",
+                 help="store observation segments compressed: float16, uint16 or uint8 (e.g. critic.foot_contact_force=float16)")
+    add_argument(parser, "--set", nargs="+", action="extend", default=[], metavar="env.KEY=VALUE",
+                 help="override env config fields of the run (e.g. env.episode_length_s=10)")
+    add_argument(parser, "--quiet", action="store_true", help="no progress line")
+    return parser
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    from train import UserError
+
+    for flag, low in (("num_envs", 1), ("rollout_length", 1), ("min_timesteps", 0), ("min_episodes", 0)):
+        value = getattr(args, flag)
+        if value is not None and value < low:
+            raise UserError(f"--{flag.replace('_', '-')}={value}: must be >= {low}")
+    if os.path.exists(args.save_dir) and not os.path.isdir(args.save_dir):
+        raise UserError(f"--save-dir={args.save_dir!r}: exists and is not a folder")
+
+
+def parse_compression(items: list[str]) -> dict:
+    """``["critic.joint_vel=uint8", "policy=float16"]`` -> ``{"critic": {"joint_vel": "uint8"}, "policy": "float16"}``."""
+    from train import UserError
+
+    mapping: dict = {}
+    for item in items:
+        key, sep, encoding = item.partition("=")
+        if not sep or not key or not encoding:
+            raise UserError(f"--compress item {item!r} must look like GROUP=ENCODING or GROUP.SEGMENT=ENCODING")
+        group, _, segment = key.partition(".")
+        if segment:
+            if isinstance(mapping.get(group), str):
+                raise UserError(f"--compress: group {group!r} is given whole and by segment; give one")
+            mapping.setdefault(group, {})[segment] = encoding
+        else:
+            if group in mapping:
+                raise UserError(f"--compress: group {group!r} is given twice")
+            mapping[group] = encoding
+    return mapping
+
+
+def load_policy_and_env(args: argparse.Namespace, seed: int):
+    """The run's env (its recorded config, our --num-envs/--set/seed) and its policy as an ActorPolicy."""
+    from legged_train.checkpoint import find_checkpoint, read_checkpoint_dict, set_seed
+    from legged_train.config import apply_overrides, resolve_device, split_env_train_overrides
+    from legged_train.demonstrations import ActorPolicy
+    from legged_train.runners.base import check_identity
+    from tasks import get_task
+    from train import UserError, experiment_name_of, load_run_configs, make_runner
+
+    task = get_task(args.task)
+    experiment = experiment_name_of(task.name, args.experiment_name)
+    checkpoint_path = os.path.abspath(find_checkpoint(os.path.join(args.log_root, experiment), args.load_run, args.checkpoint))
+    run_dir = os.path.dirname(checkpoint_path)
+    checkpoint = read_checkpoint_dict(checkpoint_path, map_location="cpu")
+    check_identity(checkpoint, {"task": task.name}, checkpoint_path)
+    env_cfg, train_cfg = load_run_configs(task, checkpoint, run_dir)
+    env_set, train_set = split_env_train_overrides(args.set)
+    if train_set:
+        raise UserError(f"--set: collect.py takes env.<field> overrides only; got train fields {sorted(train_set)}")
+    apply_overrides(env_cfg, env_set)
+    if args.num_envs is not None:
+        env_cfg.num_envs = args.num_envs
+    if hasattr(env_cfg, "seed"):
+        env_cfg.seed = seed
+    if hasattr(env_cfg, "validate"):
+        env_cfg.validate()
+    device = resolve_device(args.device)
+    train_cfg.device = str(device)
+    set_seed(seed)
+
+    env = task.make_env(env_cfg, device)
+    try:
+        runner = make_runner(env, train_cfg, None, device)
+        runner.run_config["task"] = task.name
+        runner.load_checkpoint(checkpoint_path, load_optimizer=False, map_location=device)
+        info = {"checkpoint": checkpoint_path, "task": task.name, "iteration": runner.iteration, "seed": seed}
+        policy = ActorPolicy.from_runner(runner, info=info)
+    except BaseException:
+        env.close()
+        raise
+    return env, policy
+
+
+@contextmanager
+def stop_on_signals(saver):
+    """First Ctrl-C / SIGTERM: finish the current buffer, write it, stop. A second one: abort at once."""
+
+    def handle(signum, _frame):
+        if saver.stop_requested:
+            raise KeyboardInterrupt
+        saver.request_stop()
+        print(f"\n{signal.Signals(signum).name}: stopping after the current buffer (Ctrl-C again to abort)", file=sys.stderr)
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+
+    from legged_train.checkpoint import CheckpointError
+    from legged_train.demonstrations import DemonstrationSaver, read_metadata
+    from train import UserError, fail
+
+    # Anything wrong with what the user gave: one line, exit 2.
+    user_errors = (UserError, CheckpointError, KeyError, ValueError, TypeError, FileNotFoundError)
+    env = None
+    try:
+        check_arguments(args)
+        mapping = parse_compression(args.compress)
+        previous = read_metadata(args.save_dir) if os.path.isdir(args.save_dir) else None
+        # A continued dataset gets new episodes: the same seed would replay the same ones.
+        seed = args.seed if args.seed is not None else len((previous or {}).get("sessions", []))
+        env, policy = load_policy_and_env(args, seed)
+        saver = DemonstrationSaver(
+            env,
+            policy,
+            args.save_dir,
+            rollout_storage_length=args.rollout_length,
+            min_timesteps=args.min_timesteps,
+            min_episodes=args.min_episodes,
+            success_traj_only=args.success_only,
+            use_critic_obs=args.use_critic_obs,
+            obs_disassemble_mapping=mapping,
+            demo_by_sample=args.sample,
+            verbose=not args.quiet,
+        )
+    except user_errors as err:
+        if env is not None:
+            env.close()
+        fail(parser, err)
+    print(f"policy: {policy.info['checkpoint']} (iteration {policy.info['iteration']}); {env.num_envs} envs, seed {seed}")
+    if saver.timesteps:
+        print(f"continuing {args.save_dir}: {saver.trajectories} trajectories, {saver.timesteps} timesteps already")
+    started, status = time.time(), 0
+    try:
+        with stop_on_signals(saver):
+            saver.collect_and_save(config={"command": " ".join(sys.argv), "seed": seed})
+    except KeyboardInterrupt:
+        status = 130
+    finally:
+        saver.close()  # writes the finished trajectories still buffered, removes the cut ones
+        env.close()
+    print(
+        f"{'aborted' if status else 'done'}: {saver.trajectories} trajectories, {saver.timesteps} timesteps in "
+        f"{args.save_dir} ({time.time() - started:.0f} s)"
+    )
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
