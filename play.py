@@ -14,6 +14,10 @@ way train.py does (any task: PPO, DQN or SAC), then
    also observation layout, joint order, default pose, action scale and PD gains
    (``env.deployment_info()``). A recurrent policy is exported as ``obs, h_in[, c_in] -> actions,
    h_out[, c_out]`` (the hidden state an explicit input and output; policy.json says how to reset it).
+
+The policy is fed the observation group it was trained on (``runner.policy_obs_group``: "policy",
+a privileged teacher's "teacher"), in the replay, the evaluation and the export, whose JSON names
+it (``observation_group``) with its layout. A distilled student (go1_student) replays without its teacher.
 """
 
 from __future__ import annotations
@@ -84,9 +88,16 @@ def parse_commands(items: list[str]) -> list[tuple[list[float], float]]:
     return segments
 
 
-def play_commands(env, policy, segments, video_path, width, height, open_viewer, video_fps=25.0) -> list[dict]:
-    """Drive the command sequence on a legged env; returns per-segment tracking figures of the filmed env 0."""
+def play_commands(env, policy, segments, video_path, width, height, open_viewer, video_fps=25.0, obs_group=None) -> list[dict]:
+    """Drive the command sequence on a legged env; returns per-segment tracking figures of the filmed env 0.
+
+    ``obs_group``: the observation group fed to ``policy`` (default: its own ``obs_group``, else "policy")."""
     import torch
+
+    from legged_train.evaluation import policy_obs_group
+    from legged_train.runners.base import observation_group
+
+    obs_group = policy_obs_group(policy, obs_group)
 
     renderer = frames = viewer = None
     if video_path is not None:
@@ -101,7 +112,7 @@ def play_commands(env, policy, segments, video_path, width, height, open_viewer,
     results = []
     reset_policy = getattr(policy, "reset", None)  # runner.get_inference_policy(): a recurrent policy's memory
     with torch.inference_mode():
-        obs, _ = env.reset()
+        obs, extras = env.reset()
         if reset_policy is not None:
             reset_policy()
         for command, seconds in segments:
@@ -110,7 +121,7 @@ def play_commands(env, policy, segments, video_path, width, height, open_viewer,
             speed_error = torch.zeros((), device=env.device)
             falls = 0
             for _ in range(steps):
-                obs, _, dones, extras = env.step(policy(obs))
+                obs, _, dones, extras = env.step(policy(observation_group(obs, extras, obs_group)))
                 if reset_policy is not None:
                     reset_policy(dones)  # an env that fell starts again with a fresh memory
                 falls += int(extras["terminated"][0])
@@ -151,6 +162,23 @@ def _sync_viewer(env, viewer, data) -> None:
     mujoco.mj_forward(env.mj_model, data)
     viewer.sync()
     time.sleep(env.step_dt)  # about real time
+
+
+def policy_input(env, obs_group: str) -> tuple[int, dict]:
+    """(width, deployment fields) of the observation group a policy reads: what a robot must feed it.
+
+    On legged envs the fields replace ``deployment_info()``'s, which describe the ``policy`` group."""
+    from legged_train.runners.base import observation_group
+
+    obs, extras = env.get_observations()
+    width = int(observation_group(obs, extras, obs_group).shape[-1])
+    fields: dict = {"observation_group": obs_group, "num_obs": width}
+    if hasattr(env, "observation_layout"):
+        fields["observation_layout"] = env.observation_layout()[obs_group]
+        fields["observation_history_length"] = env.observation_history()[obs_group]
+        if hasattr(env, "obs_groups"):
+            fields["observation_scales"] = env.obs_groups[obs_group].scales
+    return width, fields
 
 
 def export_policy(policy_module, num_obs: int, export_dir: str, info: dict) -> dict[str, str]:
@@ -289,6 +317,8 @@ def main(argv: list[str] | None = None) -> int:
         checkpoint = read_checkpoint_dict(checkpoint_path, map_location="cpu")
         check_identity(checkpoint, {"task": task.name}, checkpoint_path)
         env_cfg, train_cfg = load_run_configs(task, checkpoint, run_dir)
+        if hasattr(train_cfg, "teacher_checkpoint"):
+            train_cfg.teacher_checkpoint = ""  # a distilled student replays without its teacher
         device = resolve_device(args.device)
         train_cfg.device = str(device)
         env_cfg.num_envs = args.num_envs
@@ -342,9 +372,12 @@ def main(argv: list[str] | None = None) -> int:
         info = train_env.deployment_info() if hasattr(train_env, "deployment_info") else {}
         if hasattr(train_env, "action_space"):
             info["action_space"] = repr(train_env.action_space)
+        # The exported input is the group the policy reads (a teacher's "teacher"), not always "policy".
+        num_obs, input_fields = policy_input(env, runner.policy_obs_group)
+        info.update(input_fields)
         info.update({"task": task.name, "checkpoint": checkpoint_path, "iteration": runner.iteration})
         export_dir = args.export_dir or os.path.join(run_dir, "exported")
-        paths = export_policy(runner.policy_module(), env.num_obs, export_dir, info)
+        paths = export_policy(runner.policy_module(), num_obs, export_dir, info)
         print(f"exported: {paths['torchscript']}, {paths['onnx']}, {paths['info']}")
     for made in {id(e): e for e in envs}.values():
         made.close()

@@ -14,7 +14,9 @@ saves a checkpoint (a second Ctrl-C aborts at once). legged_gym spellings (``--n
 ``--max_iterations``, ``--load_run``, ...) are accepted too.
 
 The training config's type picks the runner: PPOConfig -> OnPolicyRunner, TwoStagePPOConfig ->
-TwoStageRunner (pretraining from demonstrations, then PPO), DQNConfig / SACConfig -> OffPolicyRunner. ``--task`` also takes ``my_pkg.my_module:my_task`` (see the README).
+TwoStageRunner (pretraining from demonstrations, then PPO), DistillationConfig -> DistillationRunner
+(a student distilled from ``--teacher RUN|CHECKPOINT``), DQNConfig / SACConfig -> OffPolicyRunner.
+``--task`` also takes ``my_pkg.my_module:my_task`` (see the README).
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_argument(parser, "--resume", action="store_true", help="continue a run (in its folder) from a checkpoint")
     add_argument(parser, "--load-run", help="run folder (name or path) to resume from; default: the latest")
     add_argument(parser, "--checkpoint", help="iteration number or .pt file to resume from; default: the latest")
+    add_argument(parser, "--teacher", help="distillation tasks (go1_student): the teacher's run folder or checkpoint file")
     add_argument(parser, "--logger", help="tensorboard, wandb, swanlab, or several comma-separated")
     add_argument(parser, "--log-root", default=os.path.join(ROOT, "logs"), help="root of all run folders (default: ./logs)")
     add_argument(parser, "--headless", action="store_true", help="accepted for legged_gym scripts: training never opens a window")
@@ -205,8 +208,13 @@ def make_runner(env, train_cfg, log_dir: str | None, device, **runner_kwargs):
     from legged_train.algorithms.ppo import PPOConfig
     from legged_train.algorithms.sac import SACConfig
 
+    from legged_train.algorithms.distillation import DistillationConfig
     from legged_train.runners.two_stage_runner import TwoStagePPOConfig
 
+    if isinstance(train_cfg, DistillationConfig):
+        from legged_train.runners.distillation_runner import DistillationRunner
+
+        return DistillationRunner(env, cfg=train_cfg, log_dir=log_dir, device=device, **runner_kwargs)
     if isinstance(train_cfg, TwoStagePPOConfig):
         from legged_train.runners.two_stage_runner import TwoStageRunner
 
@@ -220,7 +228,8 @@ def make_runner(env, train_cfg, log_dir: str | None, device, **runner_kwargs):
 
         return OffPolicyRunner(env=env, cfg=train_cfg, log_dir=log_dir, device=device, **runner_kwargs)
     raise TypeError(
-        f"no runner for {type(train_cfg).__name__}; supported: PPOConfig, TwoStagePPOConfig, DQNConfig, SACConfig"
+        f"no runner for {type(train_cfg).__name__}; supported: PPOConfig, TwoStagePPOConfig, DistillationConfig, "
+        "DQNConfig, SACConfig"
     )
 
 
@@ -304,6 +313,10 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         runner.close()
         env.close()
+    if getattr(runner, "starved", False):  # a two-stage run whose demonstrations never came
+        print(f"training stopped at iteration {runner.iteration}: no demonstrations to serve; "
+              f"saved {os.path.join(run_dir, f'model_{runner.iteration}.pt')}", file=sys.stderr)
+        return 1
     if runner.stop_requested:
         saved = os.path.join(run_dir, f"model_{runner.iteration}.pt")
         print(f"interrupted at iteration {runner.iteration}; saved {saved}. Continue with: "
@@ -334,6 +347,7 @@ def setup(args: argparse.Namespace):
         if args.load_run or args.checkpoint:
             print("note: --load-run/--checkpoint only take effect with --resume", file=sys.stderr)
         env_cfg, train_cfg = resolve_configs(task, args)
+    resolve_teacher(task, train_cfg, args.teacher, resumed=resume_path is not None)
     device = resolve_device(train_cfg.device)
 
     on_policy = hasattr(train_cfg, "max_iterations") and args.total_timesteps is None
@@ -370,6 +384,34 @@ def setup(args: argparse.Namespace):
         raise
     print(f"run directory: {run_dir}")
     return runner, env, run_dir, is_new_run, target
+
+
+def resolve_teacher(task, train_cfg, teacher: str | None, resumed: bool) -> None:
+    """``--teacher RUN|CHECKPOINT`` -> ``train_cfg.teacher_checkpoint`` (an absolute file path).
+
+    A run folder gives its latest checkpoint. A resumed run keeps its recorded teacher unless
+    ``--teacher`` names another. The teacher's actor and layout are checked when the runner loads it."""
+    from legged_train.algorithms.distillation import DistillationConfig
+    from legged_train.checkpoint import list_checkpoints
+
+    if not isinstance(train_cfg, DistillationConfig):
+        if teacher is not None:
+            raise UserError(f"--teacher is for distillation tasks (such as go1_student); task {task.name!r} trains without a teacher")
+        return
+    if teacher is None:
+        if resumed and train_cfg.teacher_checkpoint:
+            return
+        raise UserError(
+            f"task {task.name!r} distills a teacher: give --teacher logs/<teacher task>/<run> (a run folder or a checkpoint file)"
+        )
+    if os.path.isdir(teacher):
+        checkpoints = list_checkpoints(teacher)
+        if not checkpoints:
+            raise UserError(f"--teacher {teacher!r}: the run holds no model_<iteration>.pt checkpoint (train the teacher first)")
+        teacher = checkpoints[-1]
+    elif not os.path.isfile(teacher):
+        raise UserError(f"--teacher {teacher!r}: no such run folder or checkpoint file")
+    train_cfg.teacher_checkpoint = os.path.abspath(teacher)
 
 
 def remove_unfinished_run(run_dir: str | None, is_new_run: bool, list_checkpoints) -> None:

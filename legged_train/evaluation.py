@@ -15,6 +15,8 @@ An env that falls stops counting towards the RMSDs and the cost of transport fro
 
 A policy with a ``reset(dones)`` method (``runner.get_inference_policy()``: a recurrent policy's
 memory) is reset for all envs before the first step and for the envs that fell after each step.
+The policy reads the observation group ``obs_group``: by default its own ``policy.obs_group``
+(``runner.get_inference_policy()`` has it: a privileged teacher reads "teacher"), else "policy".
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ COMMAND_RANGES = ((-1.0, 1.0), (-0.5, 0.5), (-1.0, 1.0))  # forward m/s, lateral
 MIN_SPEED_FOR_COT = 0.3  # m/s
 GRAVITY = 9.81
 
-__all__ = ["standard_evaluation", "standard_commands", "is_legged_env"]
+__all__ = ["standard_evaluation", "standard_commands", "is_legged_env", "policy_obs_group", "velocity_tracking_error"]
 
 
 def standard_commands(num_envs: int = NUM_ENVS, seed: int = SEED) -> torch.Tensor:
@@ -44,30 +46,46 @@ def standard_commands(num_envs: int = NUM_ENVS, seed: int = SEED) -> torch.Tenso
     return torch.stack(columns, dim=1)
 
 
+def policy_obs_group(policy, obs_group: str | None = None) -> str:
+    """The observation group to feed ``policy``: ``obs_group`` if given, else the policy's own
+    ``obs_group`` attribute (an ``InferencePolicy`` has one), else "policy"."""
+    return obs_group if obs_group is not None else getattr(policy, "obs_group", "policy")
+
+
+def velocity_tracking_error(env: LeggedVelocityEnv) -> torch.Tensor:
+    """(N,) m/s: |commanded - measured| planar base velocity in the heading frame, now."""
+    return torch.norm(env.commands[:, :2] - env.base_lin_vel_heading, dim=1)
+
+
 @torch.no_grad()
 def standard_evaluation(
     env: LeggedVelocityEnv,
     policy: Callable[[torch.Tensor], torch.Tensor],
     device: str | torch.device | None = None,
     num_envs: int = NUM_ENVS,
+    obs_group: str | None = None,
 ) -> dict[str, float]:
-    """Run the standard evaluation on a fresh nominal copy of `env` (which is left untouched)."""
+    """Run the standard evaluation on a fresh nominal copy of `env` (which is left untouched).
+
+    ``obs_group``: the observation group fed to ``policy`` (default: ``policy_obs_group(policy)``)."""
     eval_env = env.make_eval_env(num_envs=num_envs, seed=SEED)
     # The episode must outlast the evaluation, or time-outs would reset envs mid-measurement.
     if eval_env.max_episode_length * eval_env.step_dt < DURATION_S + eval_env.step_dt:
         eval_env.cfg.episode_length_s = DURATION_S + 1.0
         eval_env.max_episode_length = math.ceil(eval_env.cfg.episode_length_s / eval_env.step_dt)
     try:
-        return _measure(eval_env, policy, device)
+        return _measure(eval_env, policy, device, policy_obs_group(policy, obs_group))
     finally:
         eval_env.close()
 
 
-def _measure(env: LeggedVelocityEnv, policy, device) -> dict[str, float]:
+def _measure(env: LeggedVelocityEnv, policy, device, obs_group: str) -> dict[str, float]:
+    from legged_train.runners.base import observation_group
+
     n = env.num_envs
     commands = standard_commands(n).to(env.device)
     env.set_commands(commands, hold=True)
-    obs, _ = env.reset()
+    obs, extras = env.reset()
     reset_policy = getattr(policy, "reset", None)
     if reset_policy is not None:
         reset_policy()  # fresh episodes: a recurrent policy forgets what it played before
@@ -79,6 +97,7 @@ def _measure(env: LeggedVelocityEnv, policy, device) -> dict[str, float]:
     energy = torch.zeros(n, device=env.device)
     distance = torch.zeros(n, device=env.device)
     for t in range(steps):
+        obs = observation_group(obs, extras, obs_group)
         actions = policy(obs if device is None else obs.to(device))
         obs, _, dones, extras = env.step(actions.to(env.device))
         if reset_policy is not None:

@@ -10,11 +10,19 @@ import torch
 CLIP_COMMAND = (0.5, 0.0, 0.0)
 
 
-def record_clip(env, policy, path: str, seconds: float = 4.0, width: int = 480, height: int = 360, fps: float = 25.0) -> str:
+def record_clip(
+    env, policy, path: str, seconds: float = 4.0, width: int = 480, height: int = 360, fps: float = 25.0,
+    obs_group: str | None = None,
+) -> str:
     """Film ``policy`` walking on a one-env copy of ``env`` (nominal physics, seed 0) to ``path``.
 
-    The copy is separate from the training env, so recording never changes what training sees."""
+    The copy is separate from the training env, so recording never changes what training sees.
+    ``obs_group``: the observation group fed to ``policy`` (default: its own ``obs_group``, else "policy")."""
     from envs.render import OffscreenRenderer, write_mp4
+    from legged_train.evaluation import policy_obs_group
+    from legged_train.runners.base import observation_group
+
+    obs_group = policy_obs_group(policy, obs_group)
 
     clip_env = env.make_eval_env(num_envs=1, seed=0)
     renderer = OffscreenRenderer(clip_env.mj_model, width=width, height=height, track_body=clip_env.cfg.robot.base_body)
@@ -23,10 +31,12 @@ def record_clip(env, policy, path: str, seconds: float = 4.0, width: int = 480, 
     frames = []
     try:
         with torch.inference_mode():
-            obs, _ = clip_env.reset()
+            obs, extras = clip_env.reset()
             clip_env.set_commands(torch.tensor([CLIP_COMMAND], device=clip_env.device), hold=True)
             for step in range(max(1, round(seconds / clip_env.step_dt))):
-                obs, _, _, _ = clip_env.step(policy(obs))
+                obs, _, dones, extras = clip_env.step(policy(observation_group(obs, extras, obs_group)))
+                if hasattr(policy, "reset"):  # a recurrent policy forgets an episode that ended
+                    policy.reset(dones)
                 if step % frame_every == 0:
                     frames.append(renderer.render(clip_env.qpos_numpy(0)))
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)

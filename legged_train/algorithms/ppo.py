@@ -61,6 +61,10 @@ class PPOConfig(RunnerConfig):
     # torch threads while collecting experience (0: as torch_threads). With a CPU simulator, 1 leaves
     # the cores to its thread pool; the update, with the simulator idle, runs on torch_threads.
     rollout_torch_threads: int = 0
+    # The observation groups (``extras["observations"]``) the actor and the critic read. A privileged
+    # teacher reads e.g. "teacher"; an env without a "critic" group gives the critic "policy".
+    actor_obs_group: str = "policy"
+    critic_obs_group: str = "critic"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -78,6 +82,9 @@ class PPOConfig(RunnerConfig):
                 f"min_learning_rate={self.min_learning_rate!r} and max_learning_rate={self.max_learning_rate!r} "
                 "must satisfy 0 < min <= max"
             )
+        for name in ("actor_obs_group", "critic_obs_group"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+                raise ValueError(f"{name}={getattr(self, name)!r} must be the name of an observation group, e.g. 'policy'")
         for name in ("actor_cfg", "critic_cfg"):
             if not isinstance(getattr(self, name), dict):
                 raise ValueError(f"{name}={getattr(self, name)!r} must be a dict of network kwargs")
@@ -118,6 +125,23 @@ def gaussian_kl(old_mean, old_std, new_mean, new_std) -> torch.Tensor:
     ).sum(dim=-1)
 
 
+def observation_group_width(env, group: str, field_name: str) -> int:
+    """Width of the env's observation ``group`` (``extras["observations"]`` of ``get_observations()``).
+
+    "policy" is ``env.num_obs``; a group the env does not have is a ValueError naming ``field_name``
+    and listing the env's groups."""
+    if group == "policy":
+        return env.num_obs
+    _, extras = env.get_observations()
+    groups = extras.get("observations") or {}
+    if group not in groups:
+        raise ValueError(
+            f"{field_name}={group!r}: {type(env).__name__} has no observation group {group!r}; "
+            f"its groups: {sorted(groups) or ['policy']}"
+        )
+    return int(groups[group].shape[-1])
+
+
 def network_class(
     name: str, given: type[nn.Module] | None, network_cfg: dict, recurrent: type[nn.Module], feed_forward: type[nn.Module]
 ) -> type[nn.Module]:
@@ -139,7 +163,8 @@ def network_class(
 
 
 class PPO:
-    """PPO agent: actor (reads ``policy`` obs), critic (reads ``critic`` obs), optimizer, rollout storage.
+    """PPO agent: actor (reads ``cfg.actor_obs_group``, default ``policy``), critic (reads
+    ``cfg.critic_obs_group``, default ``critic``), optimizer, rollout storage.
 
     ``actor_class`` / ``critic_class`` left out: ``RecurrentActor`` / ``RecurrentCritic`` when
     ``cfg.actor_cfg`` / ``cfg.critic_cfg`` has ``rnn_type``, else ``MLPActor`` / ``MLPCritic``. With a
@@ -160,13 +185,19 @@ class PPO:
         self.cfg = cfg if cfg is not None else PPOConfig()
         cfg = self.cfg
         self.device = resolve_device(device if device is not None else cfg.device)
-        # Envs without a privileged group give the critic the policy observations.
-        self.has_critic_group = getattr(env, "num_privileged_obs", None) is not None
-        num_critic_obs = env.num_privileged_obs if self.has_critic_group else env.num_obs
+        self.actor_obs_group, self.critic_obs_group = cfg.actor_obs_group, cfg.critic_obs_group
+        num_actor_obs = observation_group_width(env, cfg.actor_obs_group, "actor_obs_group")
+        if cfg.critic_obs_group == "critic":
+            # Envs without a privileged group give the critic the policy observations.
+            self.has_critic_group = getattr(env, "num_privileged_obs", None) is not None
+            num_critic_obs = env.num_privileged_obs if self.has_critic_group else env.num_obs
+        else:
+            self.has_critic_group = True
+            num_critic_obs = observation_group_width(env, cfg.critic_obs_group, "critic_obs_group")
         actor_class = network_class("actor", actor_class, cfg.actor_cfg, RecurrentActor, MLPActor)
         critic_class = network_class("critic", critic_class, cfg.critic_cfg, RecurrentCritic, MLPCritic)
         self.actor = actor_class(
-            env.num_obs,
+            num_actor_obs,
             env.num_actions,
             obs_normalization=cfg.empirical_normalization,
             init_noise_std=cfg.init_noise_std,
@@ -184,7 +215,7 @@ class PPO:
         self.critic_is_recurrent = bool(getattr(self.critic, "is_recurrent", False))
         self.is_recurrent = self.actor_is_recurrent or self.critic_is_recurrent
         self.storage = RolloutStorage(
-            env.num_envs, cfg.num_steps_per_env, env.num_obs, num_critic_obs, env.num_actions, self.device,
+            env.num_envs, cfg.num_steps_per_env, num_actor_obs, num_critic_obs, env.num_actions, self.device,
             actor_hidden_shapes=self._hidden_shapes(self.actor), critic_hidden_shapes=self._hidden_shapes(self.critic),
         )
         self.runner = None  # made by learn() on first use
@@ -258,6 +289,9 @@ class PPO:
     def _truncation_values(self, extras: dict, truncated: torch.Tensor) -> torch.Tensor:
         key = "final_critic_observation" if self.has_critic_group else "final_observation"
         final_obs = extras.get(key)
+        if self.has_critic_group and self.critic_obs_group != "critic":
+            key = f"final_observations.{self.critic_obs_group}"
+            final_obs = (extras.get("final_observations") or {}).get(self.critic_obs_group)
         if final_obs is None:
             # Older envs give no final observation: fall back to rsl_rl's approximation, the
             # value of the observation the step started from.

@@ -154,6 +154,11 @@ class RolloutDataset:
         return transition, infos
 
     @property
+    def num_trajectories(self) -> int:
+        """Trajectories loaded now (finished ones found, less those evicted by keep_latest_n_trajs)."""
+        return len(self._pool)
+
+    @property
     def _critic_key(self) -> str:
         return self.critic_obs_group if self.has_critic_group else self.obs_group
 

@@ -6,9 +6,10 @@ episode ends into slice files (``save_steps``), the metadata, a progress line; u
 ``check_stop``. One folder per trajectory, numbered across the whole dataset; see ``files.py``
 for the format.
 
-Subclasses (DAgger: roll out a student, label with a teacher) override the hooks
-``get_policy_actions`` (the labels stored as ``actions``), ``get_rollout_actions`` (what the env
-executes), ``collect_step``, ``policy_reset`` and ``check_stop``.
+Subclasses (DAgger: roll out a student, label with a teacher, ``dagger.DaggerSaver``) override the
+hooks ``get_policy_actions`` (the labels stored as ``actions``), ``get_rollout_actions`` (what the
+env executes), ``get_transition`` (act and step the env), ``add_transition`` (record the step),
+``collect_step``, ``policy_reset``, ``check_stop`` and ``print_log``.
 
 What is counted (``timesteps``, ``trajectories``): finished trajectories that were kept. With
 ``success_traj_only`` only trajectories that ended by time-out are kept (the robot survived); a
@@ -302,7 +303,8 @@ class DemonstrationSaver:
         self.policy_reset(torch.ones(self.num_envs, dtype=torch.bool, device=self.device))
 
     def collect_step(self, step_i: int) -> None:
-        """One vectorized env step: record the observations, act, step the env, record its answer."""
+        """One vectorized env step: record the observations (and the policy's memory), act and step
+        the env (``get_transition``), record its answer (``add_transition``)."""
         buffers = self.buffers
         for group, obs in self.obs_groups.items():
             buffers["obs"][group][step_i] = obs
@@ -312,15 +314,25 @@ class DemonstrationSaver:
         for i, buffer in enumerate(buffers["hidden_states"] or []):
             # No state (None) means zeros: a recurrent policy that has not stepped since a full reset.
             buffer[step_i] = hidden[i] if hidden else 0.0
+        actions, obs, rewards, dones, extras = self.get_transition()
+        self.add_transition(step_i, actions, rewards, dones, extras)
+        self.obs_groups = self._observation_groups(extras, obs)
+        self.policy_reset(dones)
+
+    def get_transition(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict]:
+        """Act and step the env once: (actions to store, next obs, rewards, dones as bool, extras)."""
         actions = self.get_policy_actions()
         if not bool(torch.isfinite(actions).all()):
             raise FloatingPointError("the policy returned NaN/Inf actions; nothing of this step is saved")
+        obs, rewards, dones, extras = self.env.step(self.get_rollout_actions(actions).to(self.device))
+        return actions, obs, rewards, dones.to(self.device).bool(), extras
+
+    def add_transition(self, step_i: int, actions: torch.Tensor, rewards: torch.Tensor, dones: torch.Tensor, extras: dict) -> None:
+        """Record step ``step_i``'s actions and the env's answer (final observations of the envs that finished)."""
+        buffers = self.buffers
         buffers["actions"][step_i] = actions
         if "action_mean" in buffers and getattr(self.policy, "action_mean", None) is not None:
             buffers["action_mean"][step_i] = self.policy.action_mean
-
-        obs, rewards, dones, extras = self.env.step(self.get_rollout_actions(actions).to(self.device))
-        dones = dones.to(self.device).bool()
         buffers["rewards"][step_i] = rewards
         buffers["dones"][step_i] = dones
         time_outs = extras.get("time_outs", extras.get("truncated"))
@@ -332,8 +344,6 @@ class DemonstrationSaver:
         if len(done_ids) > 0:
             for group, final in self._final_observations(extras).items():
                 buffers["final_obs"][group][step_i, done_ids] = final[done_ids].to(self.device, torch.float32)
-        self.obs_groups = self._observation_groups(extras, obs)
-        self.policy_reset(dones)
 
     def get_policy_actions(self) -> torch.Tensor:
         """The actions stored as the demonstration: sampled (``demo_by_sample``) or deterministic."""

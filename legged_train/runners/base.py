@@ -73,6 +73,20 @@ def check_identity(checkpoint: dict, identity: dict, path: str) -> None:
         )
 
 
+def observation_group(obs: torch.Tensor, extras: dict, group: str) -> torch.Tensor:
+    """The observations of ``group`` from what an env's ``reset`` / ``step`` / ``get_observations``
+    returned: ``obs`` itself for "policy", else ``extras["observations"][group]``.
+
+    Everything that runs a runner's policy on an env feeds it this way, with the runner's
+    ``policy_obs_group`` (a teacher reads "teacher", a student "policy")."""
+    if group == "policy":
+        return obs
+    groups = extras.get("observations") or {}
+    if group not in groups:
+        raise ValueError(f"the env has no observation group {group!r}; its groups: {sorted(groups) or ['policy']}")
+    return groups[group]
+
+
 class BaseRunner:
     CALLBACK_EVENTS = ("pre_iteration", "post_iteration", "pre_rollout", "post_rollout", "pre_update", "post_update")
 
@@ -210,6 +224,13 @@ class BaseRunner:
             "rng_state": capture_rng_state(),
             **self._state_dict(),
         }
+        if hasattr(self.env, "observation_layout"):
+            # What the networks read, so that a run used elsewhere (a distillation's teacher) is checked.
+            checkpoint["observations"] = {
+                "layout": {group: [[term, width] for term, width in blocks] for group, blocks in self.env.observation_layout().items()},
+                "history": dict(self.env.observation_history()),
+                "policy_group": self.policy_obs_group,
+            }
         if hasattr(self.env, "state_dict"):
             checkpoint["env_state"] = self.env.state_dict()
         if infos is not None:
@@ -304,6 +325,11 @@ class BaseRunner:
     def policy_module(self) -> nn.Module:
         raise NotImplementedError
 
+    @property
+    def policy_obs_group(self) -> str:
+        """The observation group ``policy_module()`` reads (fed by eval, the standard evaluation, play.py)."""
+        return "policy"
+
     def train_mode(self) -> None:
         raise NotImplementedError
 
@@ -330,7 +356,7 @@ class BaseRunner:
             module = copy.deepcopy(module).to(device)  # leave the training model where it is
         # Feed-forward: the runner's own way to act (a subclass may override it) on the runner's device.
         act = self._act_deterministic if device == self.device else module
-        return InferencePolicy(module, act, device)
+        return InferencePolicy(module, act, device, obs_group=self.policy_obs_group)
 
     # ------------------------------------------------------------------------------- evaluation
     def get_eval_env(self):
@@ -397,14 +423,14 @@ class BaseRunner:
             generator.manual_seed(seed)
         policy = self._inference_callable()  # a fresh hidden state for recurrent policies
         with torch.inference_mode():
-            obs, _ = env.reset()
+            obs, extras = env.reset()
             device = torch.as_tensor(obs).device
             quota = quota.to(device)
             counted = torch.zeros_like(quota)
             episode_return = torch.zeros(env.num_envs, device=device)
             for _ in range(max_steps):
-                actions = policy(obs)
-                obs, rewards, dones, _ = env.step(actions.to(device))
+                actions = policy(observation_group(obs, extras, policy.obs_group))
+                obs, rewards, dones, extras = env.step(actions.to(device))
                 policy.reset(dones)  # envs that finished start their next episode with a fresh memory
                 episode_return += rewards.to(episode_return.dtype)
                 done_ids = dones.nonzero().flatten()
@@ -434,16 +460,21 @@ class BaseRunner:
 class InferencePolicy:
     """The deterministic policy as a callable, ``policy(obs) -> actions``, under inference mode on ``device``.
 
+    ``obs_group`` names the observation group it reads (``observation_group(obs, extras, policy.obs_group)``).
+
     For a recurrent module the hidden state lives here, not in the module (an evaluation must not
     touch the training rollout's state): zeros at first, carried from call to call, and
     ``reset(dones)`` zeros it for the envs whose episode ended (``reset()``: for all envs, whose
     number may then change). For a feed-forward module ``reset`` does nothing.
     """
 
-    def __init__(self, module: nn.Module, act: Callable[[torch.Tensor], torch.Tensor], device: torch.device):
+    def __init__(
+        self, module: nn.Module, act: Callable[[torch.Tensor], torch.Tensor], device: torch.device, obs_group: str = "policy"
+    ):
         self.module = module
         self._act = act
         self.device = device
+        self.obs_group = obs_group
         self.is_recurrent = bool(getattr(module, "is_recurrent", False))
         self.hidden_states: tuple[torch.Tensor, ...] | None = None
 

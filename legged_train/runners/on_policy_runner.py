@@ -30,7 +30,7 @@ from envs.threads import torch_threads
 from legged_train.algorithms.ppo import PPO, PPOConfig, num_iterations_for, ppo_config_from_dict
 from legged_train.logger import flatten_extras
 from legged_train.finite import NonFiniteError, check_finite, check_reward_terms, non_finite_parameters
-from legged_train.runners.base import BaseRunner, EpisodeStatistics, print_block
+from legged_train.runners.base import BaseRunner, EpisodeStatistics, observation_group, print_block
 
 ALGORITHMS = ("ppo",)
 
@@ -81,10 +81,14 @@ class OnPolicyRunner(BaseRunner):
             agent = PPO(env, cfg, actor_class=actor_class, critic_class=critic_class, device=self.device)
         elif actor_class is not None or critic_class is not None:
             raise ValueError("actor_class/critic_class build a new agent; do not pass them together with agent=")
+        self._init_loop(agent)
+
+    def _init_loop(self, agent) -> None:
+        """What the loop keeps besides the base's: the algorithm (``alg``) and the episode statistics."""
         self.alg = agent
         self.alg.runner = self
-        self.num_steps_per_env = cfg.num_steps_per_env
-        self.episodes = EpisodeStatistics(env.num_envs, self.device)
+        self.num_steps_per_env = self.cfg.num_steps_per_env
+        self.episodes = EpisodeStatistics(self.env.num_envs, self.device)
         self._learn_started = time.time()
 
     # rsl_rl names
@@ -155,11 +159,10 @@ class OnPolicyRunner(BaseRunner):
                     if self.cfg.extra_log_keys:
                         for key, value in flatten_extras(extras, self.cfg.extra_log_keys).items():
                             extra_logs[key].append(value)
-                self.alg.compute_returns(critic_obs)
-            rollout_stats = {
-                "rollout/mean_reward": (step_reward_total / steps_per_iteration).item(),
-                "rollout/mean_value": self.alg.storage.values.mean().item(),
-            }
+                rollout_stats = {
+                    "rollout/mean_reward": (step_reward_total / steps_per_iteration).item(),
+                    **self._finish_rollout(critic_obs),
+                }
             self._fire("post_rollout", rollout_stats)
             collection_time = time.time() - started
 
@@ -182,11 +185,12 @@ class OnPolicyRunner(BaseRunner):
             stats["perf/learning_time"] = learning_time
             stats["perf/total_timesteps"] = float(self.total_timesteps)
 
-            if self.should_eval(it):
+            evaluated = self.should_eval(it)
+            if evaluated:
                 stats.update(self.eval())
                 self._report_to_trial(trial, stats, it)
 
-            if it % self.cfg.log_interval == 0 or it == end - 1:
+            if it % self.cfg.log_interval == 0 or it == end - 1 or evaluated:  # an evaluation is always logged
                 self.log_scalars(stats, step=it)
                 self._print_summary(stats, it, end, start)
             self.save_on_schedule()
@@ -213,19 +217,30 @@ class OnPolicyRunner(BaseRunner):
         self.total_timesteps += self.env.num_envs
         return obs, critic_obs, rewards, dones, extras
 
+    def _finish_rollout(self, last_critic_obs: torch.Tensor) -> dict[str, float]:
+        """After the rollout's last step (under inference mode): PPO's returns; figures for the log."""
+        self.alg.compute_returns(last_critic_obs)
+        return {"rollout/mean_value": self.alg.storage.values.mean().item()}
+
     def iteration_stats(self) -> dict[str, float]:
         """More figures for the iteration's log (subclasses add theirs)."""
         return {}
 
+    @property
+    def policy_obs_group(self) -> str:
+        return self.alg.actor_obs_group
+
     def _split_observations(self, obs: torch.Tensor, extras: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        """(actor observations, critic observations) from an env's (obs, extras): the configured groups."""
+        actor_group, critic_group = self.alg.actor_obs_group, self.alg.critic_obs_group
         obs = obs.to(self.device)
-        groups = extras.get("observations", {})
-        critic_obs = groups.get("critic") if self.alg.has_critic_group else None
-        critic_obs = obs if critic_obs is None else critic_obs.to(self.device)
-        check_finite(obs, "env observations (group 'policy')")
-        if critic_obs is not obs:
-            check_finite(critic_obs, "env observations (group 'critic')")
-        return obs, critic_obs
+        actor_obs = observation_group(obs, extras, actor_group).to(self.device)
+        # Envs without a critic group give the critic the policy observations.
+        critic_obs = observation_group(obs, extras, critic_group).to(self.device) if self.alg.has_critic_group else obs
+        check_finite(actor_obs, f"env observations (group {actor_group!r})")
+        if critic_obs is not actor_obs:
+            check_finite(critic_obs, f"env observations (group {critic_group if self.alg.has_critic_group else 'policy'!r})")
+        return actor_obs, critic_obs
 
     def _randomize_episode_lengths(self) -> None:
         # Spread resets over time so the time-out wave of the first episode does not synchronize envs.
@@ -260,20 +275,7 @@ class OnPolicyRunner(BaseRunner):
             lines.append(
                 f"  episode reward {stats['episode/mean_reward']:10.3f}   length {stats['episode/mean_length']:8.1f}"
             )
-        lines.append(
-            f"  step reward {stats['rollout/mean_reward']:10.4f}   value {stats['rollout/mean_value']:10.3f}"
-            f"   action std {stats['train/action_std']:.3f}"
-        )
-        if "train/bc_loss" in stats:  # an update that cloned demonstrations (TwoStageRunner)
-            lines.append(
-                f"  losses: behaviour cloning {stats['train/bc_loss']:.4f}  value {stats['train/value_loss']:.4f}"
-                f"  lr {stats['train/learning_rate']:.2e}"
-            )
-        else:
-            lines.append(
-                f"  losses: policy {stats['train/policy_loss']:.4f}  value {stats['train/value_loss']:.4f}"
-                f"  entropy {stats['train/entropy']:.3f}  kl {stats['train/approx_kl']:.4f}  lr {stats['train/learning_rate']:.2e}"
-            )
+        lines.extend(self._update_summary(stats))
         # Tracking quality first: the standard evaluation when it ran, and any error the env logs.
         tracking = [
             f"{key} {value:.3f}"
@@ -291,6 +293,24 @@ class OnPolicyRunner(BaseRunner):
         for i in range(0, min(len(terms), 12), 3):  # at most 4 lines of terms: one screen
             lines.append("  " + "   ".join(terms[i : i + 3]))
         print_block(lines)
+
+    def _update_summary(self, stats: dict[str, float]) -> list[str]:
+        """The console lines about the rollout and the update (subclasses with other losses override it)."""
+        lines = [
+            f"  step reward {stats['rollout/mean_reward']:10.4f}   value {stats['rollout/mean_value']:10.3f}"
+            f"   action std {stats['train/action_std']:.3f}"
+        ]
+        if "train/bc_loss" in stats:  # an update that cloned demonstrations (TwoStageRunner)
+            lines.append(
+                f"  losses: behaviour cloning {stats['train/bc_loss']:.4f}  value {stats['train/value_loss']:.4f}"
+                f"  lr {stats['train/learning_rate']:.2e}"
+            )
+        else:
+            lines.append(
+                f"  losses: policy {stats['train/policy_loss']:.4f}  value {stats['train/value_loss']:.4f}"
+                f"  entropy {stats['train/entropy']:.3f}  kl {stats['train/approx_kl']:.4f}  lr {stats['train/learning_rate']:.2e}"
+            )
+        return lines
 
     # ----------------------------------------------------------------------- BaseRunner hooks
     def policy_module(self) -> nn.Module:

@@ -7,11 +7,23 @@ dataset's returns (``PPO.collect_transition_from_dataset``). From then on it is 
 from the pretrained networks. Dataset figures are logged as ``Perf/dataset_*``.
 
     python train.py --task go1_flat_pretrained --set train.pretrain_dataset.data_dir=data/go1_demos
+
+With ``pretrain_dataset.wait_for_data_s > 0`` the dataset is a folder a collector is still filling
+(DAgger's two processes: ``dagger_collect.py`` writes, this runner learns; task go1_dagger_student).
+The runner then writes its untrained networks as ``model_<iteration>.pt`` before the first batch
+(the collector drives the env with the student, so it needs one before there is any data), and
+whenever there is nothing to serve (no folder or metadata yet, no finished trajectory yet, every
+trajectory served without ``dataset_loops``) it waits, polling, and says so; after
+``wait_for_data_s`` seconds without data it stops training as a requested stop would (the
+iteration in progress is dropped, a checkpoint of the last whole one written) with a message.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
+import sys
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +43,19 @@ class PretrainDatasetConfig:
     dataset_loops: bool = True
     # Keep only the newest N trajectories in memory (0: all); for a folder a collector still writes to.
     keep_latest_n_trajs: int = 0
+    # Seconds to wait for demonstrations while there is none to serve. 0: the folder must hold a
+    # dataset at start, and an exhausted dataset hands over to env steps. > 0: a folder a collector
+    # is filling (DAgger): wait, saying so, and stop training after this long without data.
+    wait_for_data_s: float = 0.0
+
+
+# Seconds between looks at the folder while starved, and between "still waiting" lines.
+DATA_POLL_INTERVAL_S = 0.5
+DATA_WAIT_REPORT_S = 30.0
+
+
+class DemonstrationsTimeout(TimeoutError):
+    """No demonstration to serve for ``pretrain_dataset.wait_for_data_s`` seconds."""
 
 
 @dataclass
@@ -45,6 +70,8 @@ class TwoStagePPOConfig(PPOConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         check_fields(self, ("pretrain_iterations",), lambda v: v >= 0, ">= 0")
+        if not self.pretrain_dataset.wait_for_data_s >= 0:
+            raise ValueError(f"pretrain_dataset.wait_for_data_s={self.pretrain_dataset.wait_for_data_s!r} must be >= 0")
         if self.bc_loss not in ("mse", "nll"):
             raise ValueError(f"bc_loss={self.bc_loss!r} is not supported; allowed: ['mse', 'nll']")
 
@@ -64,17 +91,89 @@ class TwoStageRunner(OnPolicyRunner):
                 "pretrain_dataset.data_dir is empty: TwoStageRunner pretrains from demonstrations "
                 "(e.g. --set train.pretrain_dataset.data_dir=data/go1_demos; collect them with collect.py)"
             )
-        from legged_train.demonstrations import RolloutDataset
-
-        self.rollout_dataset = RolloutDataset(
-            **dataclasses.asdict(dataset_cfg),
+        dataset_kwargs = dataclasses.asdict(dataset_cfg)
+        self.wait_for_data_s = float(dataset_kwargs.pop("wait_for_data_s"))
+        self._dataset_kwargs = dict(
+            **dataset_kwargs,
             num_envs=env.num_envs,
             device=self.device,
             expected_layout=env.observation_layout() if hasattr(env, "observation_layout") else None,
             expected_history=env.observation_history() if hasattr(env, "observation_history") else None,
+            allow_empty=self.wait_for_data_s > 0,
         )
+        self.rollout_dataset = None
+        self._open_dataset()  # at once unless waiting for a collector that has not started
         self._dataset_stats: dict[str, float] = {}
         self._obs_from_dataset = False
+        self.starved = False  # set when training stopped for want of demonstrations
+
+    def _open_dataset(self) -> bool:
+        """Make the RolloutDataset; while waiting for data, only once every folder has its metadata."""
+        from legged_train.demonstrations import RolloutDataset
+        from legged_train.demonstrations.files import read_metadata
+
+        if self.rollout_dataset is None:
+            data_dirs = self._dataset_kwargs["data_dir"]
+            data_dirs = [data_dirs] if isinstance(data_dirs, (str, os.PathLike)) else list(data_dirs)
+            if self.wait_for_data_s > 0 and not all(os.path.isdir(d) and read_metadata(d) is not None for d in data_dirs):
+                return False
+            self.rollout_dataset = RolloutDataset(**self._dataset_kwargs)
+        return True
+
+    def learn(self, *args, **kwargs) -> dict[str, float]:
+        """``OnPolicyRunner.learn``; waiting for a collector, first writes the current networks (the
+        collector's first student) and ends like a requested stop if the data stays away."""
+        if self.wait_for_data_s > 0 and self.is_pretraining() and self.save_dir is not None:
+            self.start_learning()  # the run folder and its config.yaml, then the checkpoint
+            path = os.path.join(self.save_dir, f"model_{self.iteration}.pt")
+            if not os.path.exists(path):
+                self.save_checkpoint(path)
+        try:
+            return super().learn(*args, **kwargs)
+        except DemonstrationsTimeout as err:
+            # The iteration in progress has part of a rollout: drop it, keep the last whole one.
+            self.alg.storage.clear()
+            self.alg.storage_from_dataset = False
+            self._obs_from_dataset = False
+            self.starved = self.stop_requested = True
+            print(f"training stopped: {err}", file=sys.stderr, flush=True)
+            self.finish_learn()
+            return {}
+
+    def _dataset_batch(self):
+        """The next dataset batch; while waiting for a collector, polls until there is one."""
+        batch = self.rollout_dataset.get_transition_batch() if self._open_dataset() else (None, {})
+        if batch[0] is not None or self.wait_for_data_s <= 0:
+            return batch
+        started = last_report = time.monotonic()
+        self._report_starved(0.0)
+        while batch[0] is None:
+            waited = time.monotonic() - started
+            if waited >= self.wait_for_data_s:
+                raise DemonstrationsTimeout(
+                    f"no demonstrations to serve for {waited:.0f} s (pretrain_dataset.wait_for_data_s={self.wait_for_data_s:g}): "
+                    f"{self._starved_reason()}; is the collector (dagger_collect.py) running and writing there?"
+                )
+            if time.monotonic() - last_report >= DATA_WAIT_REPORT_S:
+                self._report_starved(waited)
+                last_report = time.monotonic()
+            time.sleep(DATA_POLL_INTERVAL_S)
+            batch = self.rollout_dataset.get_transition_batch() if self._open_dataset() else (None, {})
+        print(f"demonstrations arrived after {time.monotonic() - started:.0f} s: "
+              f"{self.rollout_dataset.served_trajectories} trajectories served so far", flush=True)
+        return batch
+
+    def _starved_reason(self) -> str:
+        where = self._dataset_kwargs["data_dir"]
+        if self.rollout_dataset is None:
+            return f"{where} holds no dataset yet (no metadata.json)"
+        if not self.rollout_dataset.served_trajectories and not self.rollout_dataset.num_trajectories:
+            return f"{where} holds no finished trajectory yet"
+        return f"every trajectory in {where} was served and none is new (dataset_loops=False)"
+
+    def _report_starved(self, waited: float) -> None:
+        print(f"waiting for demonstrations: {self._starved_reason()} (waited {waited:.0f} s of at most "
+              f"{self.wait_for_data_s:g} s)", flush=True)
 
     def is_pretraining(self) -> bool:
         return self.iteration < self.cfg.pretrain_iterations
@@ -82,7 +181,7 @@ class TwoStageRunner(OnPolicyRunner):
     def rollout_step(self, obs: torch.Tensor, critic_obs: torch.Tensor):
         """A dataset transition while pretraining (an env step once the dataset is exhausted), an env step after."""
         if self.is_pretraining():
-            transition, infos = self.rollout_dataset.get_transition_batch()
+            transition, infos = self._dataset_batch()
             self._dataset_stats = {
                 f"Perf/dataset_{key}": float(value) for key, value in infos.items() if key != "time_outs"
             }
