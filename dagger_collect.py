@@ -45,9 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_argument(parser, "--save-dir", required=True, help="dataset folder the trainer reads (made if needed; continued if it holds one)")
     add_argument(parser, "--teacher-act-prob", default="exp",
                  help="exp, linear, tanh (of the student's iteration / --update-times-scale) or a probability (default exp)")
-    add_argument(parser, "--update-times-scale", type=float, default=500.0,
-                 help="the schedule's scale in student iterations (default 500: with exp the teacher drives 37%% of envs "
-                      "at iteration 500, 5%% at 1500)")
+    add_argument(parser, "--update-times-scale", type=float, default=50.0,
+                 help="the schedule's scale in student iterations (default 50: with exp the teacher drives 36%% of envs "
+                      "at iteration 50, 5%% at 150)")
     add_argument(parser, "--action-sample-std", type=float, default=0.0, help="Gaussian noise on the student's actions (default 0)")
     add_argument(parser, "--wait-timeout", type=float, default=600.0, help="seconds to wait for the first student checkpoint (default 600)")
     add_argument(parser, "--min-timesteps", type=int, default=10_000_000, help="stop once this many steps are kept (default 1e7)")

@@ -169,6 +169,8 @@ def load_run_configs(task, checkpoint: dict, run_dir: str):
             saved_env = (yaml.safe_load(file) or {}).get("env")
         if isinstance(saved_env, dict):
             apply_overrides(env_cfg, _flatten(saved_env, env_cfg))
+            if hasattr(env_cfg, "validate"):
+                env_cfg.validate()  # also turns the mappings set whole (observation groups) back into configs
     return env_cfg, train_cfg
 
 

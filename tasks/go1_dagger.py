@@ -1,7 +1,7 @@
 """go1_dagger_student: the trainer of DAgger in two processes.
 
-A feed-forward student (an MLP on the ``policy`` group, what the robot measures; add history with
-``--set env.observations.policy.history_length=3``) learns by behaviour cloning of the teacher's
+A feed-forward student (an MLP on the ``policy`` group, what the robot measures, with 3 steps of
+history) learns by behaviour cloning of the teacher's
 labels that ``dagger_collect.py`` writes into ``pretrain_dataset.data_dir`` while it drives the env
 with this run's newest checkpoint. Start this first, then the collector with this run's folder:
 
@@ -29,6 +29,17 @@ from tasks.registry import register_task
 WHOLE_RUN = 1_000_000_000
 
 
+def go1_dagger_student_env():
+    cfg = go1_flat_env()
+    # A trajectory reaches the trainer only once it ends: 4 s episodes keep the data fresh (the
+    # collector's newest student is at most a few seconds behind), 20 s ones left the trainer
+    # cloning old, teacher-driven data for most of a 5-minute run (measured).
+    cfg.episode_length_s = 4.0
+    # What the robot measured over the last 3 steps: a feed-forward student's way to sense velocity.
+    cfg.observations["policy"].history_length = 3
+    return cfg
+
+
 def go1_dagger_student_train():
     from legged_train.runners.two_stage_runner import PretrainDatasetConfig, TwoStagePPOConfig
 
@@ -49,11 +60,11 @@ def go1_dagger_student_train():
         pretrain_dataset=PretrainDatasetConfig(
             data_dir="data/go1_dagger",
             dataset_loops=True,
-            # 256 trajectories of at most 1000 steps of the policy and critic groups: < 200 MB.
-            keep_latest_n_trajs=256,
+            # 1024 trajectories of at most 200 steps of the policy and critic groups: < 200 MB.
+            keep_latest_n_trajs=1024,
             wait_for_data_s=600.0,
         ),
     )
 
 
-register_task("go1_dagger_student", go1_flat_env, go1_dagger_student_train, make_legged_env)
+register_task("go1_dagger_student", go1_dagger_student_env, go1_dagger_student_train, make_legged_env)

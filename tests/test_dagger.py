@@ -246,7 +246,9 @@ def test_two_processes_end_to_end(tiny_teacher, tmp_path):
          "--max-iterations", "30", "--log-root", str(log_root), "--set", "train.num_steps_per_env=4",
          "train.actor_cfg.hidden_dims=[32]", "train.critic_cfg.hidden_dims=[32]", "train.torch_threads=1",
          "train.rollout_torch_threads=1", "env.sim.num_threads=1", "train.save_interval=5", "train.eval_interval=0",
-         f"train.pretrain_dataset.data_dir={data}", "train.pretrain_dataset.wait_for_data_s=120", "env.episode_length_s=1"],
+         f"train.pretrain_dataset.data_dir={data}", "train.pretrain_dataset.wait_for_data_s=120", "env.episode_length_s=1",
+         # The tiny teacher is a go1_flat run reading the plain policy group: the student's must equal it.
+         "env.observations.policy.history_length=1"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
     )
     try:

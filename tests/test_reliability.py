@@ -144,8 +144,12 @@ def test_extra_iterations_and_a_finished_run(tmp_path):
     run_dir = only_run(tmp_path)
     done = run("train.py", "--task", "go1_flat", "--log-root", str(tmp_path), "--resume", "--max-iterations", "2", check=False)
     assert done.returncode == 2 and "already at iteration 2" in done.stderr and "--extra-iterations" in done.stderr
-    run("train.py", "--task", "go1_flat", "--log-root", str(tmp_path), "--resume", "--extra-iterations", "1")
-    assert os.path.basename(list_checkpoints(run_dir)[-1]) == "model_3.pt"
+    run("train.py", "--task", "go1_flat", "--log-root", str(tmp_path), "--resume", "--extra-iterations", "2")
+    assert os.path.basename(list_checkpoints(run_dir)[-1]) == "model_4.pt"
+    # Schedules keep the run's 2-iteration horizon: the third iteration already uses the final entropy
+    # coefficient (over a 4-iteration horizon it would be halfway, 0.0075).
+    assert load_checkpoint_file(os.path.join(run_dir, "model_4.pt"))["config"]["max_iterations"] == 2
+    assert learning_curves(run_dir)["train/entropy_coef"][2] == (2, pytest.approx(0.005))
     assert os.listdir(tmp_path / "go1_flat") == [os.path.basename(run_dir)]
 
 
