@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 import time
-from contextlib import contextmanager
 
 # The env module may import mujoco's renderer: pick a headless GL backend first, as play.py does.
 if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
@@ -133,22 +131,11 @@ def load_policy_and_env(args: argparse.Namespace, seed: int):
     return env, policy
 
 
-@contextmanager
 def stop_on_signals(saver):
-    """First Ctrl-C / SIGTERM: finish the current buffer, write it, stop. A second one: abort at once."""
+    """Ctrl-C / SIGTERM: stop after the current buffer is written; a second one aborts at once."""
+    from train import stop_on_signals as stop_runner_on_signals
 
-    def handle(signum, _frame):
-        if saver.stop_requested:
-            raise KeyboardInterrupt
-        saver.request_stop()
-        print(f"\n{signal.Signals(signum).name}: stopping after the current buffer (Ctrl-C again to abort)", file=sys.stderr)
-
-    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    return stop_runner_on_signals(saver, "stopping after the current buffer")
 
 
 def main(argv: list[str] | None = None) -> int:

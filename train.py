@@ -236,15 +236,15 @@ def make_runner(env, train_cfg, log_dir: str | None, device, **runner_kwargs):
 
 
 @contextmanager
-def stop_on_signals(runner):
-    """First Ctrl-C / SIGTERM: finish the iteration, save, exit cleanly. A second one: abort at once."""
+def stop_on_signals(runner, stopping: str = "stopping after this iteration and saving a checkpoint"):
+    """First Ctrl-C / SIGTERM: ``runner.request_stop()`` (it finishes its step, saves, ends cleanly).
+    A second one: abort at once. ``runner`` is anything with ``request_stop()`` and ``stop_requested``."""
 
     def handle(signum, _frame):
         if runner.stop_requested:
             raise KeyboardInterrupt
         runner.request_stop()
-        name = signal.Signals(signum).name
-        print(f"\n{name}: stopping after this iteration and saving a checkpoint (Ctrl-C again to abort)", file=sys.stderr)
+        print(f"\n{signal.Signals(signum).name}: {stopping} (Ctrl-C again to abort)", file=sys.stderr)
 
     previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
