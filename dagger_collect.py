@@ -68,19 +68,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def check_arguments(args: argparse.Namespace) -> None:
+    from collect import check_arguments as check_collection_arguments
     from train import UserError
 
-    for flag, low in (("num_envs", 1), ("rollout_length", 1), ("min_timesteps", 0), ("min_episodes", 0)):
-        value = getattr(args, flag)
-        if value is not None and value < low:
-            raise UserError(f"--{flag.replace('_', '-')}={value}: must be >= {low}")
+    check_collection_arguments(args)  # the counts, the buffer length and --save-dir, as collect.py checks them
     for flag in ("wait_timeout", "action_sample_std"):
         if not getattr(args, flag) >= 0:
             raise UserError(f"--{flag.replace('_', '-')}={getattr(args, flag)}: must be >= 0")
     if not args.update_times_scale > 0:
         raise UserError(f"--update-times-scale={args.update_times_scale}: must be > 0")
-    if os.path.exists(args.save_dir) and not os.path.isdir(args.save_dir):
-        raise UserError(f"--save-dir={args.save_dir!r}: exists and is not a folder")
     if os.path.isfile(args.student_run):
         raise UserError(f"--student-run={args.student_run!r} is a file; give the trainer's run folder")
 

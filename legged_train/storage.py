@@ -134,15 +134,9 @@ class RolloutStorage:
         self.advantages.copy_(compute_gae(self.rewards, self.values, self.dones, last_values, gamma, lam))
         self.returns.copy_(self.advantages + self.values)
 
-    def minibatches(self, num_mini_batches: int, num_epochs: int) -> Iterator[Minibatch]:
-        """Shuffled minibatches over all (step, env) samples, a fresh permutation per epoch."""
-        batch_size = self.num_steps * self.num_envs
-        if num_mini_batches < 1 or num_mini_batches > batch_size:
-            raise ValueError(f"num_mini_batches={num_mini_batches} must be in [1, {batch_size}] (steps x envs)")
-        mini_batch_size = batch_size // num_mini_batches
-        flat = {
-            "obs": self.obs.flatten(0, 1),
-            "critic_obs": self.critic_obs.flatten(0, 1),
+    def _flat_step_fields(self) -> dict[str, torch.Tensor]:
+        """The per-step Minibatch fields besides the observations, as (steps * envs, ...) views."""
+        return {
             "actions": self.actions.flatten(0, 1),
             "old_log_probs": self.log_probs.flatten(0, 1),
             "old_values": self.values.flatten(0, 1),
@@ -151,6 +145,14 @@ class RolloutStorage:
             "returns": self.returns.flatten(0, 1),
             "advantages": self.advantages.flatten(0, 1),
         }
+
+    def minibatches(self, num_mini_batches: int, num_epochs: int) -> Iterator[Minibatch]:
+        """Shuffled minibatches over all (step, env) samples, a fresh permutation per epoch."""
+        batch_size = self.num_steps * self.num_envs
+        if num_mini_batches < 1 or num_mini_batches > batch_size:
+            raise ValueError(f"num_mini_batches={num_mini_batches} must be in [1, {batch_size}] (steps x envs)")
+        mini_batch_size = batch_size // num_mini_batches
+        flat = {"obs": self.obs.flatten(0, 1), "critic_obs": self.critic_obs.flatten(0, 1), **self._flat_step_fields()}
         for _ in range(num_epochs):
             permutation = torch.randperm(batch_size, device=self.device)
             for i in range(num_mini_batches):
@@ -177,15 +179,7 @@ class RolloutStorage:
             )
         start_step, start_env, lengths = split_trajectories(self.dones)
         obs, critic_obs = self.obs.flatten(0, 1), self.critic_obs.flatten(0, 1)
-        flat = {
-            "actions": self.actions.flatten(0, 1),
-            "old_log_probs": self.log_probs.flatten(0, 1),
-            "old_values": self.values.flatten(0, 1),
-            "old_mean": self.action_mean.flatten(0, 1),
-            "old_std": self.action_std.flatten(0, 1),
-            "returns": self.returns.flatten(0, 1),
-            "advantages": self.advantages.flatten(0, 1),
-        }
+        flat = self._flat_step_fields()
         for _ in range(num_epochs):
             env_order = torch.randperm(num_envs, device=self.device)
             for env_ids in env_order.tensor_split(num_mini_batches):
