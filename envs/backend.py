@@ -17,6 +17,7 @@ Tensor semantics (all (num_envs, ...), float64 on the CPU backend):
 
 from __future__ import annotations
 
+import warnings
 from abc import ABC, abstractmethod
 
 import mujoco
@@ -98,3 +99,30 @@ class PhysicsBackend(ABC):
         """A view of one sensor's columns of `sensordata`."""
         sensor = self.model.sensor(name)
         return self.sensordata[:, sensor.adr[0] : sensor.adr[0] + sensor.dim[0]]
+
+
+def resolve_backend_name(name: str, device: torch.device) -> str:
+    """The backend "auto" stands for: MuJoCo Warp when the env's tensors live on a CUDA device
+    (and it is installed), else mjbatch."""
+    if name != "auto":
+        return name
+    if device.type != "cuda":
+        return "mjbatch"
+    from envs.warp_backend import INSTALL_HINT, warp_available
+
+    if warp_available():
+        return "warp"
+    warnings.warn(f"sim.backend='auto' on {device}: MuJoCo Warp is not installed, so the physics runs on the CPU with mjbatch ({INSTALL_HINT})", stacklevel=3)
+    return "mjbatch"
+
+
+def make_backend(model: mujoco.MjModel, num_envs: int, sim_cfg, device: torch.device) -> PhysicsBackend:
+    """The backend `sim_cfg.backend` names ("auto", "mjbatch" or "warp") for `num_envs` copies of `model`."""
+    name = resolve_backend_name(sim_cfg.backend, torch.device(device))
+    if name == "warp":
+        from envs.warp_backend import WarpBackend
+
+        return WarpBackend(model, num_envs, device)
+    from envs.mjbatch_backend import MjBatchBackend
+
+    return MjBatchBackend(model, num_envs, sim_cfg.num_threads)

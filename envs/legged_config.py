@@ -9,12 +9,18 @@ from dataclasses import dataclass, field
 from envs.robot import RobotConfig
 
 
+SIM_BACKENDS = ("auto", "mjbatch", "warp")
+
+
 @dataclass
 class SimConfig:
     timestep: float = 0.004  # s, physics step
     substeps: int = 5  # physics steps per policy step: 4 ms x 5 = 50 Hz control
     full_body_contacts: bool = False  # True: thighs, calves and trunk collide with the floor too
     num_threads: int = 0  # mjbatch worker threads; 0 = every logical CPU
+    # "mjbatch": CPU threads; "warp": MuJoCo Warp on the env's device (the `gpu` extra);
+    # "auto": warp when the env's device is CUDA, else mjbatch.
+    backend: str = "auto"
 
 
 @dataclass
@@ -199,6 +205,7 @@ class LeggedEnvConfig:
         number("sim.timestep", 0, "must be > 0", strict=True)
         number("sim.substeps", 1, "must be an int >= 1", integer=True)
         number("sim.num_threads", 0, "must be an int >= 0 (0 = every logical CPU)", integer=True)
+        need(self.sim.backend in SIM_BACKENDS, "sim.backend", self.sim.backend, f"must be one of {', '.join(SIM_BACKENDS)}")
         number("commands.resampling_time", 0, "must be > 0", strict=True)
         value = self.commands.standing_fraction
         need(_is_number(value) and 0.0 <= value <= 1.0, "commands.standing_fraction", value, "must be in [0, 1]")

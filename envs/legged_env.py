@@ -14,9 +14,8 @@ import numpy as np
 import torch
 
 from envs import rewards
-from envs.backend import PhysicsBackend
+from envs.backend import PhysicsBackend, make_backend
 from envs.legged_config import LeggedEnvConfig
-from envs.mjbatch_backend import MjBatchBackend
 from envs.observations import ObservationGroup
 from envs.robot import GYRO, UP, VELOCIMETER, build_model, foot_touch_sensor
 from envs.threads import torch_threads
@@ -36,7 +35,7 @@ class LeggedVelocityEnv(VecEnv):
         self.num_envs = cfg.num_envs
         robot = cfg.robot
         self.mj_model = build_model(robot, cfg.sim.timestep, cfg.sim.full_body_contacts)
-        self.sim = backend or MjBatchBackend(self.mj_model, cfg.num_envs, cfg.sim.num_threads)
+        self.sim = backend or make_backend(self.mj_model, cfg.num_envs, cfg.sim, self.device)
         self.step_dt = cfg.sim.timestep * cfg.sim.substeps
         self.max_episode_length = math.ceil(cfg.episode_length_s / self.step_dt)
         self.num_actions = len(robot.joint_names)

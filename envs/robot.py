@@ -220,6 +220,10 @@ def build_model(robot: RobotConfig, timestep: float, full_body_contacts: bool) -
             geom.contype = geom.conaffinity = 0
 
     model = _compile(spec, path)
+    # The env randomizes the base's centre of mass (body_ipos). MuJoCo skips the inertial-frame
+    # transform of a body compiled with its inertial frame on its body frame ("sameframe"), which
+    # would make that randomization a silent no-op; MuJoCo Warp always applies it.
+    model.body_sameframe[model.body(robot.base_body).id] = mujoco.mjtSameFrame.mjSAMEFRAME_NONE
     _resolve_standing_pose(model, robot)
     if robot.check_standing:
         check_standing(model, robot)

@@ -359,6 +359,19 @@ def test_friction_reaches_the_simulator_and_a_slippery_floor_slides_more():
     assert torch.all(slide(0.05) > slide(1.2) + 0.02)
 
 
+def test_com_offset_reaches_the_simulator():
+    # MuJoCo ignores body_ipos of a body compiled as "sameframe" (inertial frame on the body frame);
+    # the base must not be one, or the randomized centre of mass would change nothing.
+    def spin_after(offset):
+        env = make_env(num_envs=1, randomize=False)
+        env.sim.model_field("body_ipos")[0, env.base_body_id] = torch.tensor(offset, dtype=torch.float64)
+        set_state(env, base_vel=[0.5, 0.0, 0.0, 1.0, -0.8, 0.5])
+        env.sim.step(10)
+        return env.sim.qvel[0, :6].clone()
+
+    assert (spin_after([0.03, -0.02, 0.01]) - spin_after([0.0, 0.0, 0.0])).abs().max() > 1e-3
+
+
 def test_randomized_parameters_differ_across_envs_and_show_in_the_critic():
     env = make_env(num_envs=16, randomize=True)
     friction = env.sim.model_field("geom_friction")[:, 0, 0]

@@ -1,0 +1,217 @@
+"""The MuJoCo Warp backend against mjbatch, on Warp's CPU device (CI has no GPU).
+
+Tolerances: MuJoCo Warp computes in float32, mjbatch in float64. Over 20 policy steps (100 physics
+steps with contacts) of the same model from the same state, the float32 rounding (about 1e-7
+relative) grows through the contact solver to about 1e-6 m in positions and 4e-5 in velocities
+(measured); the tests allow 1e-4 m and 2e-3 m/s or rad/s, far below what a real difference in the
+physics gives (a per-world field ignored by one backend moves a robot by millimetres per step).
+
+The first Warp use compiles its kernels (about 25 s on one core); Warp caches them in ~/.cache/warp.
+"""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+
+import pytest
+import torch
+
+pytest.importorskip("mujoco_warp")
+
+from envs.backend import STATE_FIELDS, resolve_backend_name  # noqa: E402
+from envs.legged_config import LeggedEnvConfig  # noqa: E402
+from envs.mjbatch_backend import MjBatchBackend  # noqa: E402
+from envs.robot import build_model  # noqa: E402
+from envs.warp_backend import WarpBackend  # noqa: E402
+from tasks import get_task  # noqa: E402
+
+POS_TOL, VEL_TOL = 1e-4, 2e-3
+NUM_WORLDS = 4
+
+
+@pytest.fixture(scope="module")
+def go1_model():
+    cfg = LeggedEnvConfig()
+    return build_model(cfg.robot, cfg.sim.timestep, cfg.sim.full_body_contacts)
+
+
+def randomize(sim, model) -> None:
+    """Different physics in every world: friction, base mass and centre of mass, motor gains."""
+    scale = torch.tensor([0.6, 0.9, 1.1, 1.4], dtype=torch.float64)
+    friction = sim.model_field("geom_friction")
+    friction[:, :, 0] = (scale[:, None] * 0.8).to(friction)
+    mass = sim.model_field("body_mass")
+    mass[:, 1] = (model.body_mass[1] * scale).to(mass)
+    ipos = sim.model_field("body_ipos")
+    ipos[:, 1] = torch.tensor([[0.02, 0.0, 0.0], [0.0, -0.02, 0.01], [-0.02, 0.01, 0.0], [0.0, 0.0, 0.0]]).to(ipos)
+    gain, bias = sim.model_field("actuator_gainprm"), sim.model_field("actuator_biasprm")
+    gain[:, :, 0] *= scale[:, None].to(gain)
+    bias[:, :, 1:3] *= scale[:, None, None].to(bias)
+
+
+def start(sim, model) -> None:
+    """The standing keyframe with a push: the base moving and spinning."""
+    ids = torch.arange(NUM_WORLDS)
+    sim.reset(ids, keyframe=0)
+    qvel = torch.zeros(NUM_WORLDS, model.nv, dtype=torch.float64)
+    qvel[:, :6] = torch.tensor([0.5, -0.3, 0.0, 0.8, -0.6, 1.0])
+    sim.set_state(ids, sim.qpos.clone(), qvel)
+
+
+def test_warp_and_mjbatch_stay_close_over_20_policy_steps(go1_model):
+    cpu, gpu_kind = MjBatchBackend(go1_model, NUM_WORLDS, 1), WarpBackend(go1_model, NUM_WORLDS, "cpu")
+    for sim in (cpu, gpu_kind):
+        randomize(sim, go1_model)
+        start(sim, go1_model)
+    generator = torch.Generator().manual_seed(0)
+    stand = torch.as_tensor(go1_model.key_qpos[0, 7:])
+    worst_pos = worst_vel = 0.0
+    for _ in range(20):
+        targets = stand + 0.3 * torch.randn(NUM_WORLDS, go1_model.nu, generator=generator, dtype=torch.float64)
+        for sim in (cpu, gpu_kind):
+            sim.ctrl[:] = targets.to(sim.ctrl)
+            sim.step(5)
+        worst_pos = max(worst_pos, (cpu.qpos - gpu_kind.qpos.double()).abs().max().item())
+        worst_vel = max(worst_vel, (cpu.qvel - gpu_kind.qvel.double()).abs().max().item())
+    assert worst_pos < POS_TOL and worst_vel < VEL_TOL, (worst_pos, worst_vel)
+    # Derived fields agree too: sensors (velocimeter, gyro, foot forces) and site positions.
+    assert torch.allclose(cpu.site_xpos, gpu_kind.site_xpos.double(), atol=POS_TOL)
+    assert torch.allclose(cpu.xquat, gpu_kind.xquat.double(), atol=1e-3)
+    assert (cpu.sensordata - gpu_kind.sensordata.double()).abs().max() < 0.05  # contact forces in N
+    # The worlds really differ from each other: the per-world fields changed the motion.
+    assert (gpu_kind.qpos[0] - gpu_kind.qpos[3]).abs().max() > 10 * POS_TOL
+
+
+def test_per_world_friction_and_mass_reach_the_warp_simulation(go1_model):
+    sim = WarpBackend(go1_model, NUM_WORLDS, "cpu")
+    friction, mass = sim.model_field("geom_friction"), sim.model_field("body_mass")
+    friction[:, :, 0] = torch.tensor([0.05, 1.0, 1.0, 1.0])[:, None]
+    mass[3, 1] = mass[0, 1] * 3.0
+    ids = torch.arange(NUM_WORLDS)
+    sim.reset(ids, keyframe=0)
+    qvel = torch.zeros(NUM_WORLDS, go1_model.nv)
+    qvel[:, 0] = 1.5  # sliding forward at 1.5 m/s
+    sim.set_state(ids, sim.qpos.clone(), qvel)
+    sim.ctrl[:] = torch.as_tensor(go1_model.key_qpos[0, 7:], dtype=torch.float32)
+    start_z = sim.qpos[:, 2].clone()
+    sim.step(100)
+    slide = sim.qpos[:, 0]
+    # Ice lets the robot slide on; rubber stops it.
+    assert slide[0] > slide[1] + 0.05, slide
+    # Worlds 1 and 2 are the same physics; the heavy trunk (world 3) squats lower on the same servos.
+    assert torch.allclose(sim.qpos[1], sim.qpos[2], atol=1e-6)
+    assert (start_z[3] - sim.qpos[3, 2]) > (start_z[1] - sim.qpos[1, 2]) + 0.005
+
+
+def test_masked_reset_leaves_other_worlds_alone(go1_model):
+    sim = WarpBackend(go1_model, NUM_WORLDS, "cpu")
+    start(sim, go1_model)
+    sim.step(10)
+    before = {name: getattr(sim, name).clone() for name in ("qpos", "qvel", "sensordata", "site_xpos")}
+    warmstart = sim.data_field("qacc_warmstart").clone()
+    sim.reset(torch.tensor([1, 2]), keyframe=0)
+    for name, value in before.items():
+        now = getattr(sim, name)
+        assert torch.equal(now[[0, 3]], value[[0, 3]]), name
+        assert not torch.equal(now[[1, 2]], value[[1, 2]]), name
+    assert torch.equal(sim.qpos[1], torch.as_tensor(go1_model.key_qpos[0], dtype=torch.float32))
+    assert torch.equal(sim.data_field("qacc_warmstart")[[0, 3]], warmstart[[0, 3]])
+
+
+def test_recorded_graph_steps_like_plain_launches(go1_model):
+    graphed, plain = WarpBackend(go1_model, 2, "cpu"), WarpBackend(go1_model, 2, "cpu", use_graph=False)
+    for sim in (graphed, plain):
+        sim.reset(torch.arange(2), keyframe=0)
+        sim.model_field("body_mass")[1, 1] += 1.0  # replaces a model array: the graph is recorded anew
+        sim.ctrl[:] = 0.1
+        sim.step(5)
+        sim.step(5)
+    for name in STATE_FIELDS:
+        assert torch.equal(graphed.data_field(name), plain.data_field(name)), name
+
+
+def legged_env_pair(num_envs: int = 6):
+    task = get_task("go1_flat")
+    cfg = task.env_cfg
+    cfg.num_envs = num_envs
+    cfg.episode_length_s = 1.0  # timeouts and falls: resets happen during the comparison
+    warp_cfg = copy.deepcopy(cfg)
+    warp_cfg.sim.backend = "warp"
+    return task.make_env(cfg, "cpu"), task.make_env(warp_cfg, "cpu")
+
+
+def test_legged_env_runs_on_warp_like_on_mjbatch():
+    cpu_env, warp_env = legged_env_pair()
+    assert isinstance(warp_env.sim, WarpBackend) and isinstance(cpu_env.sim, MjBatchBackend)
+    generator = torch.Generator().manual_seed(3)
+    resets = 0
+    for _ in range(60):
+        actions = torch.randn(cpu_env.num_envs, cpu_env.num_actions, generator=generator)
+        obs_cpu, rew_cpu, done_cpu, extras_cpu = cpu_env.step(actions)
+        obs_warp, rew_warp, done_warp, extras_warp = warp_env.step(actions)
+        assert torch.equal(done_cpu, done_warp)
+        resets += int(done_cpu.sum())
+        assert torch.allclose(obs_cpu, obs_warp, atol=2e-3)
+        assert torch.allclose(rew_cpu, rew_warp, atol=1e-4)
+        assert torch.allclose(extras_cpu["observations"]["critic"], extras_warp["observations"]["critic"], atol=0.05)
+    assert resets >= cpu_env.num_envs  # every env was reset at least once on the way
+
+
+def test_a_checkpointed_env_state_moves_between_backends():
+    cpu_env, warp_env = legged_env_pair(num_envs=4)
+    generator = torch.Generator().manual_seed(5)
+    for _ in range(7):
+        cpu_env.step(torch.randn(4, cpu_env.num_actions, generator=generator))
+    warp_env.load_state_dict(cpu_env.state_dict())  # float64 -> float32
+    actions = torch.randn(4, cpu_env.num_actions, generator=generator)
+    obs_cpu, *_ = cpu_env.step(actions)
+    obs_warp, *_ = warp_env.step(actions)
+    assert torch.allclose(obs_cpu, obs_warp, atol=2e-3)
+
+
+def test_backend_choice():
+    assert resolve_backend_name("auto", torch.device("cpu")) == "mjbatch"
+    assert resolve_backend_name("warp", torch.device("cpu")) == "warp"
+    cfg = LeggedEnvConfig(num_envs=2)
+    cfg.sim.backend = "gpu"
+    with pytest.raises(ValueError, match=r"sim.backend='gpu': must be one of auto, mjbatch, warp"):
+        cfg.validate()
+
+
+def test_warp_missing_is_one_clear_line():
+    # A Python where MuJoCo Warp cannot be imported (a None entry in sys.modules blocks the import).
+    code = (
+        "import sys; sys.modules['mujoco_warp'] = None\n"
+        "from envs.legged_config import LeggedEnvConfig\n"
+        "from envs.robot import build_model\n"
+        "from envs.backend import make_backend\n"
+        "import torch\n"
+        "cfg = LeggedEnvConfig(num_envs=2); cfg.sim.backend = 'warp'\n"
+        "model = build_model(cfg.robot, cfg.sim.timestep, False)\n"
+        "try:\n    make_backend(model, 2, cfg.sim, torch.device('cpu'))\n"
+        "except ImportError as err:\n    print('ERROR', err)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "ERROR sim.backend='warp' needs MuJoCo Warp, which is not installed" in out
+    assert "pip install 'legged-train[gpu]'" in out
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs an NVIDIA GPU")
+def test_cuda_graph_backend_matches_the_cpu_device(go1_model):
+    on_gpu, on_cpu = WarpBackend(go1_model, NUM_WORLDS, "cuda"), WarpBackend(go1_model, NUM_WORLDS, "cpu")
+    for sim in (on_gpu, on_cpu):
+        randomize(sim, go1_model)
+        start(sim, go1_model)
+        for _ in range(20):
+            sim.ctrl[:] = 0.2
+            sim.step(5)
+    assert on_gpu.qpos.device.type == "cuda"
+    assert torch.allclose(on_gpu.qpos.cpu(), on_cpu.qpos, atol=POS_TOL)
+    assert torch.allclose(on_gpu.qvel.cpu(), on_cpu.qvel, atol=VEL_TOL)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs an NVIDIA GPU")
+def test_auto_picks_warp_on_cuda():
+    assert resolve_backend_name("auto", torch.device("cuda")) == "warp"
