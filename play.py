@@ -46,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_argument(parser, "--experiment-name", help="folder under the log root; default: the task's")
     add_argument(parser, "--log-root", default=os.path.join(ROOT, "logs"))
     add_argument(parser, "--device", default="cpu")
+    add_argument(parser, "--backend", choices=("auto", "mjbatch", "warp"),
+                 help="physics backend to replay and evaluate on (sim-to-sim check); default: the run's")
     add_argument(parser, "--num-envs", type=int, default=1, help="envs driven by the command sequence (env 0 is filmed)")
     add_argument(parser, "--seed", type=int, default=0)
     add_argument(
@@ -305,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     from train import UserError, experiment_name_of, fail, load_run_configs, make_runner
 
     # Anything wrong with what the user gave: one line, exit 2.
-    user_errors = (UserError, CheckpointError, KeyError, ValueError, TypeError, FileNotFoundError)
+    user_errors = (UserError, CheckpointError, KeyError, ValueError, TypeError, FileNotFoundError, ImportError)
     envs = []
     try:
         check_arguments(args)
@@ -324,6 +326,10 @@ def main(argv: list[str] | None = None) -> int:
         env_cfg.num_envs = args.num_envs
         if hasattr(env_cfg, "seed"):
             env_cfg.seed = args.seed
+        if args.backend is not None:
+            if not hasattr(getattr(env_cfg, "sim", None), "backend"):
+                raise UserError(f"--backend: task {task.name!r} has no MuJoCo physics backend to choose")
+            env_cfg.sim.backend = args.backend
         set_seed(args.seed)
 
         train_env = task.make_env(env_cfg, device)
@@ -364,7 +370,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_eval:
         if legged:
             kwargs = {} if args.eval_envs is None else {"num_envs": args.eval_envs}
-            print(json.dumps({"standard_evaluation": standard_evaluation(train_env, policy, device=device, **kwargs)}))
+            figures = standard_evaluation(train_env, policy, device=device, **kwargs)
+            print(json.dumps({"standard_evaluation": figures, "physics": type(train_env.sim).__name__}))
         else:
             print(json.dumps({"evaluation": runner.eval(num_episodes)}))
 

@@ -17,6 +17,9 @@ The training config's type picks the runner: PPOConfig -> OnPolicyRunner, TwoSta
 TwoStageRunner (pretraining from demonstrations, then PPO), DistillationConfig -> DistillationRunner
 (a student distilled from ``--teacher RUN|CHECKPOINT``), DQNConfig / SACConfig -> OffPolicyRunner.
 ``--task`` also takes ``my_pkg.my_module:my_task`` (see the README).
+
+Several GPUs (or CPU processes): ``torchrun --nproc_per_node N train.py --task go1_flat --distributed``.
+Each rank steps ``--num-envs`` envs of its own with seed + rank; rank 0 logs, evaluates and saves.
 """
 
 from __future__ import annotations
@@ -70,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_argument(parser, "--teacher", help="distillation tasks (go1_student): the teacher's run folder or checkpoint file")
     add_argument(parser, "--logger", help="tensorboard, wandb, swanlab, or several comma-separated")
     add_argument(parser, "--log-root", default=os.path.join(ROOT, "logs"), help="root of all run folders (default: ./logs)")
+    add_argument(parser, "--distributed", action="store_true", help="data-parallel PPO over the processes torchrun starts (NCCL on CUDA, gloo on CPU)")
     add_argument(parser, "--headless", action="store_true", help="accepted for legged_gym scripts: training never opens a window")
     add_argument(parser, "--video", action="store_true", help="record a short clip into <run>/videos every --video-interval iterations")
     add_argument(parser, "--video-interval", type=int, default=50, help="iterations between clips (default 50)")
@@ -315,6 +319,12 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         runner.close()
         env.close()
+        if args.distributed:
+            from legged_train import distributed
+
+            distributed.shutdown()
+    if run_dir is None:  # a data-parallel rank other than 0: rank 0 reports
+        return 0
     if getattr(runner, "starved", False):  # a two-stage run whose demonstrations never came
         print(f"training stopped at iteration {runner.iteration}: no demonstrations to serve; "
               f"saved {os.path.join(run_dir, f'model_{runner.iteration}.pt')}", file=sys.stderr)
@@ -331,6 +341,7 @@ def setup(args: argparse.Namespace):
     """Configs, env, runner and (on resume) the checkpoint, all checked before the run folder exists.
 
     Returns (runner, env, run_dir, is_new_run, target iteration or None for a timestep budget)."""
+    from legged_train.algorithms.ppo import PPO
     from legged_train.checkpoint import find_checkpoint, read_checkpoint_dict, set_seed
     from legged_train.config import resolve_device
     from legged_train.runners.base import check_identity
@@ -351,6 +362,15 @@ def setup(args: argparse.Namespace):
         env_cfg, train_cfg = resolve_configs(task, args)
     resolve_teacher(task, train_cfg, args.teacher, resumed=resume_path is not None)
     device = resolve_device(train_cfg.device)
+    rank = 0
+    if args.distributed:
+        from legged_train import distributed
+
+        device = distributed.init_from_torchrun(device)
+        train_cfg.device, rank = str(device), distributed.rank()
+        train_cfg.seed += rank  # each rank its own envs and exploration
+        if hasattr(env_cfg, "seed"):
+            env_cfg.seed += rank
 
     on_policy = hasattr(train_cfg, "max_iterations") and args.total_timesteps is None
     target = None
@@ -359,7 +379,9 @@ def setup(args: argparse.Namespace):
         if resume_path is not None and args.extra_iterations is not None:
             target = int(checkpoint.get("iteration", 0)) + args.extra_iterations
 
-    if resume_path is not None:
+    if rank != 0:
+        run_dir, is_new_run = None, False  # rank 0 writes the run
+    elif resume_path is not None:
         run_dir, is_new_run = os.path.dirname(os.path.abspath(resume_path)), False
     else:
         run_dir, is_new_run = new_run_dir(args.log_root, train_cfg.experiment_name, train_cfg.run_name), True
@@ -368,23 +390,27 @@ def setup(args: argparse.Namespace):
     env = task.make_env(env_cfg, device)
     try:
         runner = make_runner(env, train_cfg, run_dir, device)
+        if args.distributed and not isinstance(getattr(runner, "alg", None), PPO):
+            raise UserError(f"--distributed trains PPO tasks; task {task.name!r} uses {type(runner).__name__}")
         runner.run_config.update(
             {"task": task.name, "command": " ".join(sys.argv), "env": config_to_dict(env_cfg), "resumed_from": resume_path}
         )
         if resume_path is not None:
             runner.load_checkpoint(resume_path)
-            print(f"resumed from {resume_path} at iteration {runner.iteration}")
+            if rank == 0:
+                print(f"resumed from {resume_path} at iteration {runner.iteration}")
             if target is not None and target <= runner.iteration:
                 raise UserError(
                     f"the run is already at iteration {runner.iteration} (--max-iterations is the run's total, "
                     f"{target}); use --extra-iterations N to train N more"
                 )
-        if args.video:
+        if args.video and rank == 0:
             add_video_callback(runner, env, run_dir, args)
     except BaseException:
         env.close()
         raise
-    print(f"run directory: {run_dir}")
+    if rank == 0:
+        print(f"run directory: {run_dir}")
     return runner, env, run_dir, is_new_run, target
 
 

@@ -9,6 +9,7 @@ throughput can be read as a fraction of it. Stops after ``--minutes`` of trainin
 
     python bench/train_go1.py [--minutes 15] [--num-envs 1024] [--eval-every 50] \
         [--set train.learning_rate=5e-4 env.rewards.weights.feet_air_time=0.5]
+    python bench/train_go1.py --device cuda --num-envs 4096 --minutes 5 --eval-every 25
 
 Targets (issue 3, 2-core CPU): velocity_rmsd <= 0.25 m/s and fall_rate <= 0.02 within 15 minutes;
 training steps/s >= 0.6 x env-only steps/s.
@@ -31,7 +32,7 @@ sys.path.insert(0, ROOT)
 
 from envs.threads import torch_threads  # noqa: E402
 from legged_train.checkpoint import set_seed  # noqa: E402
-from legged_train.config import apply_overrides, split_env_train_overrides  # noqa: E402
+from legged_train.config import apply_overrides, resolve_device, split_env_train_overrides  # noqa: E402
 from legged_train.evaluation import standard_evaluation  # noqa: E402
 from legged_train.runners.on_policy_runner import OnPolicyRunner  # noqa: E402
 from tasks import get_task  # noqa: E402
@@ -67,6 +68,7 @@ def main() -> None:
     parser.add_argument("--max-iterations", type=int, default=100_000)
     parser.add_argument("--eval-every", type=int, default=50, help="iterations between standard evaluations")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (on CUDA the physics runs on MuJoCo Warp)")
     parser.add_argument("--torch-threads", type=int, help="torch threads for acting/learning (train.torch_threads)")
     parser.add_argument("--log-root", default=os.path.join(ROOT, "logs"))
     parser.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
@@ -90,9 +92,10 @@ def main() -> None:
     apply_overrides(train_cfg, train_overrides)
 
     set_seed(args.seed)
-    env = task.make_env(env_cfg, "cpu")
+    device = resolve_device(args.device)
+    env = task.make_env(env_cfg, device)
     run_dir = os.path.join(args.log_root, f"{task.name}_bench", time.strftime("%Y-%m-%d_%H-%M-%S"))
-    runner = OnPolicyRunner(env, cfg=train_cfg, log_dir=run_dir, device="cpu")
+    runner = OnPolicyRunner(env, cfg=train_cfg, log_dir=run_dir, device=device)
     runner.run_config.update({"task": task.name, "command": " ".join(sys.argv)})
 
     env_rate = env_only_throughput(env, train_cfg.rollout_torch_threads)
@@ -100,6 +103,8 @@ def main() -> None:
         "event": "start",
         "task": task.name,
         "num_envs": env.num_envs,
+        "device": str(device),
+        "physics": type(env.sim).__name__,
         "steps_per_iteration": env.num_envs * train_cfg.num_steps_per_env,
         "env_only_steps_per_s": round(env_rate),
         "torch_threads": torch.get_num_threads() if train_cfg.torch_threads == 0 else train_cfg.torch_threads,

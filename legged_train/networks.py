@@ -35,6 +35,8 @@ import torch
 from torch import nn
 from torch.distributions import Normal
 
+from legged_train.distributed import batch_moments
+
 ACTIVATIONS = {
     "elu": nn.ELU,
     "relu": nn.ReLU,
@@ -93,9 +95,8 @@ class EmpiricalNormalization(nn.Module):
     def update(self, x: torch.Tensor) -> None:
         if self.until is not None and int(self.count) >= self.until:
             return
-        batch_count = x.shape[0]
-        batch_mean = x.mean(dim=0)
-        batch_var = x.var(dim=0, unbiased=False)
+        # With several ranks: the moments of every rank's batch, so all ranks keep equal statistics.
+        batch_count, batch_mean, batch_var = batch_moments(x)
         total = self.count + batch_count
         delta = batch_mean - self.mean
         new_mean = self.mean + delta * (batch_count / total)

@@ -215,3 +215,31 @@ def test_cuda_graph_backend_matches_the_cpu_device(go1_model):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs an NVIDIA GPU")
 def test_auto_picks_warp_on_cuda():
     assert resolve_backend_name("auto", torch.device("cuda")) == "warp"
+
+
+def test_play_scores_a_cpu_trained_policy_on_either_backend(tmp_path, capsys):
+    """Sim-to-sim: a policy trained on mjbatch, evaluated on mjbatch and on MuJoCo Warp."""
+    import json
+
+    import play
+    import train
+
+    assert train.main([
+        "--task", "go1_flat", "--num-envs", "8", "--max-iterations", "2", "--log-root", str(tmp_path),
+        "--set", "train.num_steps_per_env=4", "train.eval_interval=0", "train.actor_cfg.hidden_dims=[32]",
+        "train.critic_cfg.hidden_dims=[32]",
+    ]) == 0
+    figures = {}
+    for backend in ("mjbatch", "warp"):
+        capsys.readouterr()
+        assert play.main(["--task", "go1_flat", "--log-root", str(tmp_path), "--backend", backend, "--eval-envs", "8",
+                          "--no-export", "--headless", "--commands", "0.5,0,0@0.2"]) == 0
+        lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+        result = next(line for line in lines if "standard_evaluation" in line)
+        figures[result["physics"]] = result["standard_evaluation"]
+    assert set(figures) == {"MjBatchBackend", "WarpBackend"}
+    cpu, gpu_kind = figures["MjBatchBackend"], figures["WarpBackend"]
+    # The same policy on the same physics: the same tracking error (an untrained policy falls, so
+    # episodes diverge a little once robots tumble).
+    assert abs(cpu["velocity_rmsd"] - gpu_kind["velocity_rmsd"]) < 0.05, figures
+    assert abs(cpu["fall_rate"] - gpu_kind["fall_rate"]) <= 0.25, figures

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from legged_train.config import RunnerConfig, apply_overrides, check_fields, resolve_device
+from legged_train.distributed import average_gradients, broadcast_module, mean_over_ranks
 from legged_train.networks import RNN_TYPES, MLPActor, MLPCritic, RecurrentActor, RecurrentCritic
 from legged_train.finite import check_finite, check_module_finite
 from legged_train.storage import RolloutStorage
@@ -354,10 +355,7 @@ class PPO:
             value_loss = (self.critic(batch.critic_obs) - batch.returns).square().mean()
             check_finite(bc_loss.detach(), "behaviour cloning loss")
             check_finite(value_loss.detach(), "value loss (pretraining)")
-            self.optimizer.zero_grad(set_to_none=True)
-            (bc_loss + cfg.value_loss_coef * value_loss).backward()
-            nn.utils.clip_grad_norm_([*self.actor.parameters(), *self.critic.parameters()], cfg.max_grad_norm)
-            self.optimizer.step()
+            self._gradient_step(bc_loss + cfg.value_loss_coef * value_loss)
             check_module_finite(self.actor, "actor", "a behaviour cloning step")
             check_module_finite(self.critic, "critic", "a behaviour cloning step")
             totals["bc_loss"] += bc_loss.item()
@@ -396,6 +394,7 @@ class PPO:
 
             with torch.no_grad():
                 kl = gaussian_kl(batch.old_mean, batch.old_std, distribution.mean, distribution.stddev).mean()
+                kl = mean_over_ranks(kl)  # every rank adapts its learning rate alike
             if cfg.schedule == "adaptive":
                 self.set_learning_rate(
                     adaptive_learning_rate(
@@ -420,10 +419,7 @@ class PPO:
             check_finite(entropy.detach(), "PPO entropy")
             loss = policy_loss + cfg.value_loss_coef * value_loss - self.entropy_coef * entropy
 
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_([*self.actor.parameters(), *self.critic.parameters()], cfg.max_grad_norm)
-            self.optimizer.step()
+            self._gradient_step(loss)
             check_module_finite(self.actor, "actor", f"a PPO step (learning_rate={self.learning_rate:.3g})")
             check_module_finite(self.critic, "critic", f"a PPO step (learning_rate={self.learning_rate:.3g})")
 
@@ -460,6 +456,20 @@ class PPO:
         else:
             values = self.critic(batch.critic_obs[batch.masks])
         return distribution, values
+
+    def _gradient_step(self, loss: torch.Tensor) -> None:
+        """Backpropagate, average the gradients over the ranks (data-parallel), clip, step."""
+        parameters = [*self.actor.parameters(), *self.critic.parameters()]
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        average_gradients(parameters)
+        nn.utils.clip_grad_norm_(parameters, self.cfg.max_grad_norm)
+        self.optimizer.step()
+
+    def broadcast_parameters(self) -> None:
+        """Start every rank from rank 0's networks (and normalizer statistics)."""
+        broadcast_module(self.actor)
+        broadcast_module(self.critic)
 
     @torch.no_grad()
     def _update_normalization(self) -> None:

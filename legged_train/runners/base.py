@@ -36,6 +36,7 @@ import torch
 import yaml
 from torch import nn
 
+from legged_train import distributed
 from legged_train.checkpoint import (
     SCHEMA_VERSION,
     CheckpointError,
@@ -105,6 +106,10 @@ class BaseRunner:
         self.log_dir = os.fspath(log_dir) if log_dir is not None else None
         # Checkpoints go next to the event files unless asked otherwise (the spec's save_dir).
         self.save_dir = os.fspath(save_dir) if save_dir is not None else self.log_dir
+        # Data-parallel training: rank 0 alone logs, evaluates and saves.
+        self.rank = distributed.rank()
+        if self.rank != 0:
+            self.log_dir = self.save_dir = None
         self.eval_env = eval_env
         self.iteration = 0
         self.total_timesteps = 0
@@ -300,6 +305,10 @@ class BaseRunner:
         self.total_timesteps = int(checkpoint.get("total_timesteps", 0))
         if not load_optimizer:
             return checkpoint
+        if self.rank != 0:
+            # The checkpoint holds rank 0's envs and random streams; this rank keeps its own seed
+            # and starts fresh episodes (a data-parallel resume is exact on rank 0 only).
+            return checkpoint
         if "rng_state" in checkpoint:
             restore_rng_state(checkpoint["rng_state"])
         env_state = checkpoint.get("env_state")
@@ -373,7 +382,7 @@ class BaseRunner:
         return self.eval_env
 
     def should_eval(self, iteration: int) -> bool:
-        return self.cfg.eval_interval > 0 and (iteration + 1) % self.cfg.eval_interval == 0
+        return self.rank == 0 and self.cfg.eval_interval > 0 and (iteration + 1) % self.cfg.eval_interval == 0
 
     def eval(self, num_episodes: int | None = None) -> dict[str, float]:
         """Mean/std/min/max return of ``num_episodes`` deterministic episodes on the eval env.

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from envs.threads import torch_threads
+from legged_train import distributed
 from legged_train.algorithms.ppo import PPO, PPOConfig, num_iterations_for, ppo_config_from_dict
 from legged_train.logger import flatten_extras
 from legged_train.finite import NonFiniteError, check_finite, check_reward_terms, non_finite_parameters
@@ -128,6 +129,8 @@ class OnPolicyRunner(BaseRunner):
             raise ValueError(f"num_learning_iterations={num_learning_iterations!r} must be >= 1")
 
         self.start_learning()
+        if distributed.is_distributed():
+            self.alg.broadcast_parameters()  # every rank starts from rank 0's networks
         # The env is only ever driven inside inference mode, so tensors it creates while stepping
         # stay writable for it (inference tensors cannot be modified outside inference mode).
         with torch.inference_mode():
@@ -140,7 +143,7 @@ class OnPolicyRunner(BaseRunner):
         start = self.iteration
         end = start + num_learning_iterations
         self._learn_started = time.time()
-        steps_per_iteration = self.num_steps_per_env * self.env.num_envs
+        steps_per_iteration = self.num_steps_per_env * self.env.num_envs * distributed.world_size()
         stats: dict[str, float] = {}
         for it in range(start, end):
             self._fire("pre_iteration")
@@ -190,12 +193,14 @@ class OnPolicyRunner(BaseRunner):
                 stats.update(self.eval())
                 self._report_to_trial(trial, stats, it)
 
-            if it % self.cfg.log_interval == 0 or it == end - 1 or evaluated:  # an evaluation is always logged
+            if self.rank == 0 and (it % self.cfg.log_interval == 0 or it == end - 1 or evaluated):  # an evaluation is always logged
                 self.log_scalars(stats, step=it)
                 self._print_summary(stats, it, end, start)
             self.save_on_schedule()
             self._fire("post_iteration", stats)
-            if self.stop_requested:
+            # Ranks stop together (a signal may reach one of them only, or at another iteration).
+            if distributed.any_rank(self.stop_requested, self.device):
+                self.stop_requested = True
                 break
 
         self.finish_learn()
@@ -214,7 +219,7 @@ class OnPolicyRunner(BaseRunner):
         check_reward_terms(self.env, rewards)
         self.alg.process_env_step(rewards, dones, extras)
         self.episodes.add(rewards, dones)
-        self.total_timesteps += self.env.num_envs
+        self.total_timesteps += self.env.num_envs * distributed.world_size()  # every rank's steps
         return obs, critic_obs, rewards, dones, extras
 
     def _finish_rollout(self, last_critic_obs: torch.Tensor) -> dict[str, float]:
