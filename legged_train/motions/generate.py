@@ -1,0 +1,234 @@
+"""Reference motions made by the project: a gait's foot trajectories turned into joint angles.
+
+No quadruped motion capture can be downloaded at run time, and the public dog clips are licensed
+non-commercially, so AMP's references are designed here:
+
+1. The base moves at a constant velocity command (forward, lateral, yaw rate) at a constant height.
+2. Each foot follows the gait's contact schedule (trot: diagonal pairs together; pace: lateral
+   pairs; bound: front pair, then rear pair), a cycle of ``period`` seconds of which it spends
+   ``duty`` on the ground. A stance foot stays where it touched down: the point under its hip's
+   neutral position at mid-stance. A swing foot travels on a cycloid from lift-off to the next
+   touch-down (zero velocity at both ends), ``swing_height`` above the floor at mid-swing.
+3. Inverse kinematics, numerically for any robot a ``RobotConfig`` describes: damped least squares
+   on MuJoCo's foot Jacobians, leg by leg, warm-started from the previous frame, within the joint
+   limits; the result is checked by forward kinematics to 1 mm.
+
+Which foot is front/rear and left/right is read off the standing pose (foot positions in the base
+frame), so the gaits do not depend on the feet's names or order.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import mujoco
+import numpy as np
+
+from envs.robot import RobotConfig, _feet_on_floor, build_model
+from legged_train.motions.clip import MotionClip, yaw_quat
+
+GAITS = ("trot", "pace", "bound")
+IK_TOLERANCE = 1e-5  # m: what the solver aims for; the clip is checked against FK_CHECK
+FK_CHECK = 1e-3  # m: "the feet follow the designed trajectories within 1 mm"
+
+
+@dataclasses.dataclass
+class GaitSpec:
+    gait: str = "trot"
+    speed: float = 0.5  # m/s forward (base frame heading)
+    lateral_speed: float = 0.0  # m/s to the left
+    yaw_rate: float = 0.0  # rad/s
+    period: float = 0.5  # s per gait cycle (2 Hz, the env's gait clock)
+    duty: float = 0.5  # share of the cycle a foot is on the ground
+    swing_height: float = 0.08  # m above the floor at mid-swing
+    base_height: float | None = None  # m; None: the robot's standing height
+    duration: float = 4.0  # s
+    fps: float = 50.0
+
+    def validate(self) -> None:
+        if self.gait not in GAITS:
+            raise ValueError(f"gait={self.gait!r}: unknown gait; known gaits: {', '.join(GAITS)}")
+        for name in ("period", "swing_height", "duration", "fps"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and value > 0):
+                raise ValueError(f"{name}={value!r}: must be > 0")
+        if not 0.0 < self.duty < 1.0:
+            raise ValueError(f"duty={self.duty!r}: must be in (0, 1)")
+        if self.duration * self.fps < 1.0:
+            raise ValueError(f"duration={self.duration} s at fps={self.fps} makes fewer than two frames")
+
+
+def phase_offsets(gait: str, foot_front: np.ndarray, foot_left: np.ndarray) -> np.ndarray:
+    """Each foot's phase offset in the cycle (0 or 0.5) for a gait, from which side it is on."""
+    if gait == "trot":  # diagonal pairs: front-left with rear-right
+        return np.where(foot_front == foot_left, 0.5, 0.0)
+    if gait == "pace":  # lateral pairs: both left feet together
+        return np.where(foot_left, 0.5, 0.0)
+    if gait == "bound":  # front pair, then rear pair
+        return np.where(foot_front, 0.0, 0.5)
+    raise ValueError(f"gait={gait!r}: unknown gait; known gaits: {', '.join(GAITS)}")
+
+
+def base_trajectory(spec: GaitSpec, times: np.ndarray, height: float) -> tuple[np.ndarray, np.ndarray]:
+    """World position (T, 3) and yaw (T,) of a base holding the velocity command from the origin."""
+    vx, vy, w = spec.speed, spec.lateral_speed, spec.yaw_rate
+    if abs(w) < 1e-9:
+        x, y = vx * times, vy * times
+    else:  # the command is in the turning heading frame: integrate it in closed form
+        s, c = np.sin(w * times), np.cos(w * times)
+        x = (vx * s + vy * (c - 1.0)) / w
+        y = (vx * (1.0 - c) + vy * s) / w
+    return np.stack((x, y, np.full_like(times, height)), axis=1), w * times
+
+
+def foot_targets(spec: GaitSpec, times: np.ndarray, neutral: np.ndarray, offsets: np.ndarray, height: float,
+                 foot_radius: float) -> tuple[np.ndarray, np.ndarray]:
+    """World positions (T, F, 3) of the feet's centres, and contact flags (T, F)."""
+    cycle = spec.period
+    stance = spec.duty * cycle
+    swing = cycle - stance
+    targets = np.zeros((len(times), len(neutral), 3))
+    contact = np.zeros((len(times), len(neutral)), dtype=bool)
+
+    def touchdown_point(foot: int, k: np.ndarray) -> np.ndarray:
+        # Stance k of a foot spans [(k - offset) T, (k - offset) T + stance]: its foot rests under
+        # the neutral point of the base's pose at mid-stance.
+        mid = (k - offsets[foot]) * cycle + 0.5 * stance
+        pos, yaw = base_trajectory(spec, mid, height)
+        c, s = np.cos(yaw), np.sin(yaw)
+        x, y = neutral[foot, 0], neutral[foot, 1]
+        return np.stack((pos[:, 0] + c * x - s * y, pos[:, 1] + s * x + c * y, np.full_like(mid, foot_radius)), axis=1)
+
+    for foot in range(len(neutral)):
+        shifted = times / cycle + offsets[foot]  # cycles since the foot's first stance began
+        k = np.floor(shifted)
+        in_cycle = (shifted - k) * cycle  # s since this cycle's stance began
+        on_ground = in_cycle < stance
+        here = touchdown_point(foot, k)
+        after = touchdown_point(foot, k + 1)
+        u = np.clip((in_cycle - stance) / swing, 0.0, 1.0)[:, None]
+        along = u - np.sin(2.0 * np.pi * u) / (2.0 * np.pi)  # cycloid: starts and ends at rest
+        swinging = here + (after - here) * along
+        swinging[:, 2] = foot_radius + spec.swing_height * 0.5 * (1.0 - np.cos(2.0 * np.pi * u[:, 0]))
+        targets[:, foot] = np.where(on_ground[:, None], here, swinging)
+        contact[:, foot] = on_ground
+    return targets, contact
+
+
+class LegIK:
+    """Damped least-squares inverse kinematics of each foot on the joints of its own leg."""
+
+    def __init__(self, model: mujoco.MjModel, robot: RobotConfig):
+        self.model, self.robot = model, robot
+        self.data = mujoco.MjData(model)
+        self.site_ids = [model.site(f).id for f in robot.foot_names]
+        joints = [model.joint(j) for j in robot.joint_names]
+        self.joint_qpos = np.array([j.qposadr[0] for j in joints])
+        self.joint_dof = np.array([j.dofadr[0] for j in joints])
+        self.lower = np.array([j.range[0] for j in joints])
+        self.upper = np.array([j.range[1] for j in joints])
+        # A foot's leg: the robot joints on the path from the foot's body up to the base.
+        self.leg_columns = []
+        for site in self.site_ids:
+            body, chain = model.site_bodyid[site], set()
+            while body > 0:
+                for j in range(model.body_jntadr[body], model.body_jntadr[body] + model.body_jntnum[body]):
+                    chain.add(j)
+                body = model.body_parentid[body]
+            columns = [i for i, j in enumerate(joints) if j.id in chain]
+            if not columns:
+                raise ValueError(f"foot {model.site(site).name!r} has no robot joint between it and the base")
+            self.leg_columns.append(np.array(columns))
+        self.jacobian = np.zeros((3, model.nv))
+
+    def solve(self, root_pos: np.ndarray, root_quat: np.ndarray, feet: np.ndarray, guess: np.ndarray,
+              damping: float = 1e-3, iterations: int = 100) -> tuple[np.ndarray, float]:
+        """Joint angles putting the feet at ``feet`` (F, 3, world) for the given base pose; and the
+        largest remaining foot error (m)."""
+        d, q = self.data, guess.copy()
+        d.qpos[:3], d.qpos[3:7] = root_pos, root_quat
+        error = np.inf
+        for _ in range(iterations):
+            d.qpos[self.joint_qpos] = q
+            mujoco.mj_kinematics(self.model, d)
+            mujoco.mj_comPos(self.model, d)
+            residuals = feet - d.site_xpos[self.site_ids]
+            error = float(np.abs(residuals).max())
+            if error < IK_TOLERANCE:
+                break
+            for site, columns, residual in zip(self.site_ids, self.leg_columns, residuals):
+                mujoco.mj_jacSite(self.model, d, self.jacobian, None, site)
+                jac = self.jacobian[:, self.joint_dof[columns]]
+                step = jac.T @ np.linalg.solve(jac @ jac.T + damping * np.eye(3), residual)
+                q[columns] = np.clip(q[columns] + step, self.lower[columns], self.upper[columns])
+        return q, error
+
+
+def generate_gait_clip(robot: RobotConfig, spec: GaitSpec, timestep: float = 0.004) -> MotionClip:
+    """A clip of ``robot`` walking with ``spec``'s gait and velocity command (see the module doc)."""
+    spec.validate()
+    robot = dataclasses.replace(robot, check_standing=False)
+    model = build_model(robot, timestep, full_body_contacts=False)  # fills the copy's None fields (standing pose)
+    data = mujoco.MjData(model)
+    _feet_on_floor(model, data, robot, 1.0)
+    standing_height = float(data.qpos[2])
+    height = standing_height if spec.base_height is None else spec.base_height
+    site_ids = [model.site(f).id for f in robot.foot_names]
+    # Neutral foot points: under the standing feet, in the base frame (x forward, y left).
+    neutral = data.site_xpos[site_ids] - data.qpos[:3]
+    offsets = phase_offsets(spec.gait, neutral[:, 0] > 0.0, neutral[:, 1] > 0.0)
+
+    times = np.arange(round(spec.duration * spec.fps) + 1) / spec.fps
+    root_pos, yaw = base_trajectory(spec, times, height)
+    root_quat = yaw_quat(yaw)
+    feet, contact = foot_targets(spec, times, neutral, offsets, height, robot.foot_radius)
+
+    ik = LegIK(model, robot)
+    joint_pos = np.zeros((len(times), len(robot.joint_names)))
+    guess = np.asarray(robot.default_joint_pos, dtype=np.float64)
+    for i in range(len(times)):
+        guess, error = ik.solve(root_pos[i], root_quat[i], feet[i], guess)
+        if error > FK_CHECK:
+            raise ValueError(
+                f"inverse kinematics: at t={times[i]:.2f} s a foot stays {error * 1000:.1f} mm from its target "
+                f"(gait {spec.gait}, speed {spec.speed} m/s): the stride or swing height is beyond the legs' reach"
+            )
+        joint_pos[i] = guess
+    meta = {**dataclasses.asdict(spec), "base_height": height, "robot": robot.mjcf_path,
+            "foot_names": list(robot.foot_names), "phase_offsets": offsets.tolist()}
+    return MotionClip(fps=spec.fps, joint_names=list(robot.joint_names), root_pos=root_pos, root_quat=root_quat,
+                      joint_pos=joint_pos, name=f"{spec.gait}_{spec.speed:g}", meta=meta)
+
+
+def forward_feet(robot: RobotConfig, clip: MotionClip, timestep: float = 0.004) -> np.ndarray:
+    """World positions (T, F, 3) of the feet along a clip, by MuJoCo forward kinematics."""
+    model = build_model(dataclasses.replace(robot, check_standing=False), timestep, full_body_contacts=False)
+    clip = clip.with_joint_order(list(robot.joint_names))
+    data = mujoco.MjData(model)
+    qpos_ids = [model.joint(j).qposadr[0] for j in robot.joint_names]
+    site_ids = [model.site(f).id for f in robot.foot_names]
+    feet = np.zeros((clip.num_frames, len(site_ids), 3))
+    for i in range(clip.num_frames):
+        data.qpos[:3], data.qpos[3:7], data.qpos[qpos_ids] = clip.root_pos[i], clip.root_quat[i], clip.joint_pos[i]
+        mujoco.mj_kinematics(model, data)
+        feet[i] = data.site_xpos[site_ids]
+    return feet
+
+
+def gait_agreement(contact: np.ndarray, pairs: list[tuple[int, int]]) -> float:
+    """Share of frames in which each pair of feet is in the same contact state (averaged over pairs)."""
+    return float(np.mean([np.mean(contact[:, a] == contact[:, b]) for a, b in pairs]))
+
+
+def foot_pairs(robot_neutral_front: np.ndarray, robot_neutral_left: np.ndarray) -> dict[str, list[tuple[int, int]]]:
+    """Index pairs of the diagonal and lateral feet, from which side each foot is on."""
+    feet = range(len(robot_neutral_front))
+    fr = [f for f in feet if robot_neutral_front[f] and not robot_neutral_left[f]]
+    fl = [f for f in feet if robot_neutral_front[f] and robot_neutral_left[f]]
+    rr = [f for f in feet if not robot_neutral_front[f] and not robot_neutral_left[f]]
+    rl = [f for f in feet if not robot_neutral_front[f] and robot_neutral_left[f]]
+    if not all(len(side) == 1 for side in (fr, fl, rr, rl)):
+        raise ValueError("gait measures need four feet: one front-right, front-left, rear-right and rear-left")
+    return {"diagonal": [(fr[0], rl[0]), (fl[0], rr[0])], "lateral": [(fr[0], rr[0]), (fl[0], rl[0])]}
+
+
