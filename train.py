@@ -13,7 +13,8 @@ model_<iteration>.pt checkpoints. Any config field can be overridden:
 saves a checkpoint (a second Ctrl-C aborts at once). legged_gym spellings (``--num_envs``,
 ``--max_iterations``, ``--load_run``, ...) are accepted too.
 
-The training config's type picks the runner: PPOConfig -> OnPolicyRunner, TwoStagePPOConfig ->
+The training config's type picks the runner: PPOConfig -> OnPolicyRunner, AMPConfig -> AmpPolicyRunner
+(PPO with an adversarial motion prior), TwoStagePPOConfig ->
 TwoStageRunner (pretraining from demonstrations, then PPO), DistillationConfig -> DistillationRunner
 (a student distilled from ``--teacher RUN|CHECKPOINT``), DQNConfig / SACConfig -> OffPolicyRunner.
 ``--task`` also takes ``my_pkg.my_module:my_task`` (see the README).
@@ -210,6 +211,7 @@ def make_runner(env, train_cfg, log_dir: str | None, device, **runner_kwargs):
 
     ``log_dir=None`` writes nothing (play.py replays a run that way).
     """
+    from legged_train.algorithms.amp import AMPConfig
     from legged_train.algorithms.dqn import DQNConfig
     from legged_train.algorithms.ppo import PPOConfig
     from legged_train.algorithms.sac import SACConfig
@@ -217,6 +219,10 @@ def make_runner(env, train_cfg, log_dir: str | None, device, **runner_kwargs):
     from legged_train.algorithms.distillation import DistillationConfig
     from legged_train.runners.two_stage_runner import TwoStagePPOConfig
 
+    if isinstance(train_cfg, AMPConfig):
+        from legged_train.runners.amp_policy_runner import AmpPolicyRunner
+
+        return AmpPolicyRunner(env, cfg=train_cfg, log_dir=log_dir, device=device, **runner_kwargs)
     if isinstance(train_cfg, DistillationConfig):
         from legged_train.runners.distillation_runner import DistillationRunner
 
@@ -234,7 +240,7 @@ def make_runner(env, train_cfg, log_dir: str | None, device, **runner_kwargs):
 
         return OffPolicyRunner(env=env, cfg=train_cfg, log_dir=log_dir, device=device, **runner_kwargs)
     raise TypeError(
-        f"no runner for {type(train_cfg).__name__}; supported: PPOConfig, TwoStagePPOConfig, DistillationConfig, "
+        f"no runner for {type(train_cfg).__name__}; supported: PPOConfig, AMPConfig, TwoStagePPOConfig, DistillationConfig, "
         "DQNConfig, SACConfig"
     )
 

@@ -43,6 +43,9 @@ class LeggedVelocityEnv(VecEnv):
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(cfg.seed)
         self.reward_weights = {name: w for name, w in cfg.rewards.weights.items() if w != 0.0}
+        # Reference-state initialization (AMP): a sampler of (qpos, qvel) rows and the share of resets using it.
+        self.reference_state_sampler = None
+        self.reference_state_prob = 0.0
 
         self._index_model()
         self._allocate_buffers()
@@ -341,6 +344,8 @@ class LeggedVelocityEnv(VecEnv):
         qpos[:, self.joint_qpos_ids.to(qpos.device)] = joint_pos.to(qpos)
         qvel = torch.zeros_like(sim.qvel[sim_ids])
         qvel[:, :6] = base_vel.to(qvel)
+        if self.reference_state_sampler is not None:
+            self._reference_states(qpos, qvel)
         sim.ctrl[sim_ids] = (self.default_joint_pos.expand(n, -1)).to(sim.ctrl)
         sim.set_state(sim_ids, qpos, qvel)
         # Put the lowest foot on the floor: starting in the air or buried both jolt the robot.
@@ -361,6 +366,24 @@ class LeggedVelocityEnv(VecEnv):
             sums[env_ids] = 0.0
         if not self.hold_commands:
             self._resample_commands(env_ids)
+
+    def set_reference_state_init(self, sampler, prob: float) -> None:
+        """Start a share ``prob`` of episodes from reference frames: ``sampler(n)`` returns n rows of
+        MuJoCo (qpos, qvel) of this robot's model (a motion library's ``sample_states``)."""
+        if not 0.0 <= prob <= 1.0:
+            raise ValueError(f"reference_state_init_prob={prob!r}: must be in [0, 1]")
+        self.reference_state_sampler, self.reference_state_prob = sampler, prob
+
+    def _reference_states(self, qpos: torch.Tensor, qvel: torch.Tensor) -> None:
+        chosen = (torch.rand(qpos.shape[0], generator=self.generator, device=self.device) < self.reference_state_prob)
+        chosen = chosen.nonzero().flatten().to(qpos.device)
+        if len(chosen) == 0:
+            return
+        ref_qpos, ref_qvel = self.reference_state_sampler(len(chosen))
+        ref_qpos = ref_qpos.to(qpos)
+        ref_qpos[:, :2] = 0.0  # the pose and motion of the frame, at this env's origin (the height is fixed below)
+        qpos[chosen] = ref_qpos
+        qvel[chosen] = ref_qvel.to(qvel)
 
     def _randomize_physics(self, env_ids: torch.Tensor) -> None:
         n, dr, sim = len(env_ids), self.cfg.domain_rand, self.sim

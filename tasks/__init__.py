@@ -11,5 +11,6 @@ from tasks import go1_flat  # noqa: E402,F401
 from tasks import go1_distillation  # noqa: E402,F401
 from tasks import gym_tasks  # noqa: E402,F401
 from tasks import go1_dagger  # noqa: E402,F401
+from tasks import go1_amp  # noqa: E402,F401
 
 __all__ = ["ENTRY_POINT_GROUP", "Task", "UnknownTaskError", "get_task", "list_tasks", "load_plugins", "register_task"]

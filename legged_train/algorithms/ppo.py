@@ -381,6 +381,7 @@ class PPO:
             return self._pretrain_update()
         cfg = self.cfg
         totals = {"policy_loss": 0.0, "value_loss": 0.0, "entropy": 0.0, "approx_kl": 0.0, "clip_fraction": 0.0}
+        auxiliary: dict[str, float] = {}
         num_updates = 0
         minibatches = self.storage.recurrent_minibatches if self.is_recurrent else self.storage.minibatches
         for batch in minibatches(cfg.num_mini_batches, cfg.num_learning_epochs):
@@ -420,6 +421,8 @@ class PPO:
             loss = policy_loss + cfg.value_loss_coef * value_loss - self.entropy_coef * entropy
 
             self._gradient_step(loss)
+            for key, value in self._auxiliary_step().items():  # e.g. AMP's discriminator
+                auxiliary[key] = auxiliary.get(key, 0.0) + value
             check_module_finite(self.actor, "actor", f"a PPO step (learning_rate={self.learning_rate:.3g})")
             check_module_finite(self.critic, "critic", f"a PPO step (learning_rate={self.learning_rate:.3g})")
 
@@ -443,7 +446,13 @@ class PPO:
             "train/learning_rate": self.learning_rate,
             "train/entropy_coef": self.entropy_coef,
             "train/action_std": self.actor.std.mean().item(),
+            **{key: value / num_updates for key, value in auxiliary.items()},
         }
+
+    def _auxiliary_step(self) -> dict[str, float]:
+        """One step of a model trained beside the policy, after each PPO minibatch step (none here;
+        AMP trains its discriminator). Returns figures to average over the update."""
+        return {}
 
     def _evaluate_trajectories(self, batch) -> tuple[torch.distributions.Normal, torch.Tensor]:
         """Action distribution and values at the real steps of a recurrent minibatch, flat as its other fields."""
