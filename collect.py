@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
                  help="store observation segments compressed: float16, uint16 or uint8 (e.g. critic.foot_contact_force=float16)")
     add_argument(parser, "--set", nargs="+", action="extend", default=[], metavar="env.KEY=VALUE",
                  help="override env config fields of the run (e.g. env.episode_length_s=10)")
+    add_argument(parser, "--motion", action="store_true",
+                 help="also record the 'motion' group (base pose, joint angles) for python -m legged_train.motions from-demonstrations")
     add_argument(parser, "--quiet", action="store_true", help="no progress line")
     return parser
 
@@ -108,6 +110,13 @@ def load_policy_and_env(args: argparse.Namespace, seed: int):
     if train_set:
         raise UserError(f"--set: collect.py takes env.<field> overrides only; got train fields {sorted(train_set)}")
     apply_overrides(env_cfg, env_set)
+    if args.motion:
+        from envs.legged_config import ObservationGroupConfig
+        from legged_train.motions.from_demonstrations import MOTION_GROUP, MOTION_TERMS
+
+        if not hasattr(env_cfg, "observations"):
+            raise UserError(f"--motion records a legged robot's motion; task {task.name!r} has no observation groups")
+        env_cfg.observations[MOTION_GROUP] = ObservationGroupConfig(list(MOTION_TERMS))
     if args.num_envs is not None:
         env_cfg.num_envs = args.num_envs
     if hasattr(env_cfg, "seed"):

@@ -53,6 +53,16 @@ def projected_gravity(state) -> torch.Tensor:
     return state.projected_gravity
 
 
+def base_pos(state) -> torch.Tensor:
+    """(N, 3) m, the base's world position (for recording motion, not for a policy)."""
+    return state.base_pos
+
+
+def base_quat(state) -> torch.Tensor:
+    """(N, 4) the base's world orientation, (w, x, y, z) (for recording motion, not for a policy)."""
+    return state.base_quat
+
+
 def base_height(state) -> torch.Tensor:
     """(N, 1) m, the base's height above the (flat) floor."""
     return state.base_pos[:, 2:3]
@@ -153,6 +163,8 @@ OBSERVATION_TERMS: dict[str, Callable[[Any], torch.Tensor]] = {
         base_lin_vel,
         base_ang_vel,
         projected_gravity,
+        base_pos,
+        base_quat,
         base_height,
         joint_pos,
         joint_pos_abs,

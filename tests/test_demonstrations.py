@@ -524,6 +524,32 @@ def test_collect_cli_end_to_end(tiny_run, tmp_path):
 
 
 
+def test_a_policys_gait_becomes_a_motion_clip(tiny_run, tmp_path):
+    import collect
+    from envs.robot import RobotConfig
+    from legged_train.motions.__main__ import main as motions_main
+    from legged_train.motions.clip import MotionClip
+
+    log_root, _ = tiny_run
+    save_dir = tmp_path / "gait"
+    assert collect.main(["--log-root", str(log_root), "--save-dir", str(save_dir), "--min-timesteps", "100", "--motion",
+                         "--quiet", *TINY_COLLECT]) == 0
+    out = tmp_path / "policy_gait.npz"
+    assert motions_main(["from-demonstrations", str(save_dir), "--trajectory", "1", "--out", str(out)]) == 0
+    clip = MotionClip.load(str(out))
+    recorded = read_trajectory(sorted(files.list_trajectory_dirs(save_dir).items())[1][1])
+    assert clip.num_frames == recorded["length"] and clip.fps == pytest.approx(50.0)
+    assert np.allclose(clip.root_pos, recorded["obs"]["motion"][:, :3])
+    # The clip's joint angles are the simulated ones: the critic's (relative, clean) joint_pos plus the standing pose.
+    critic_joint_pos = recorded["obs"]["critic"][:, 6:18]
+    robot = RobotConfig()
+    from envs.robot import build_model
+
+    build_model(robot, 0.004, False)  # fills the standing pose from the file
+    assert np.allclose(clip.joint_pos - np.asarray(robot.default_joint_pos), critic_joint_pos, atol=1e-5)
+    assert np.allclose(np.linalg.norm(clip.root_quat, axis=1), 1.0, atol=1e-5)
+
+
 def test_collect_cli_user_errors_are_one_line_exit_2(tiny_run, tmp_path, capsys):
     import collect  # in-process: the same main() as the command line, without a second interpreter
 

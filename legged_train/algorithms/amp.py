@@ -51,6 +51,14 @@ class AMPConfig(PPOConfig):
     amp_replay_buffer_size: int = 100_000  # policy transitions kept for the discriminator
     amp_normalization: bool = True  # running mean/std of AMP observations (reference and policy)
     reference_state_init_prob: float = 0.0  # share of resets that start from a random reference frame
+    # tune.py's search space: override key -> {"type": "float" | "int" | "categorical", "low", "high",
+    # "log"} or {"type": "categorical", "choices": [...]}. Keys are --set keys (train.x, env.y).
+    search_space: dict = field(default_factory=lambda: {
+        "train.style_reward_weight": {"type": "float", "low": 0.5, "high": 8.0, "log": True},
+        "train.task_reward_lerp": {"type": "float", "low": 0.1, "high": 0.7},
+        "train.discriminator_learning_rate": {"type": "float", "low": 1e-5, "high": 1e-3, "log": True},
+        "train.grad_penalty_weight": {"type": "float", "low": 1.0, "high": 20.0, "log": True},
+    })
 
     def __post_init__(self) -> None:
         super().__post_init__()

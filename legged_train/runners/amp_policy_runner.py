@@ -70,6 +70,13 @@ class AmpPolicyRunner(OnPolicyRunner):
             self.alg.amp_observations = observation_group(obs, extras, self.cfg.amp_obs_group).to(self.device)
         return super().learn(num_learning_iterations, trial=trial, total_timesteps=total_timesteps)
 
+    def _check_shapes(self, checkpoint: dict, path: str) -> None:
+        # The replay of policy transitions grows with the data; the networks must fit.
+        amp = checkpoint.get("amp")
+        if isinstance(amp, dict):
+            checkpoint = {**checkpoint, "amp": {key: value for key, value in amp.items() if key != "replay"}}
+        super()._check_shapes(checkpoint, path)
+
     def iteration_stats(self) -> dict[str, float]:
         return self.alg.rollout_stats()
 
