@@ -344,8 +344,7 @@ class LeggedVelocityEnv(VecEnv):
         qpos[:, self.joint_qpos_ids.to(qpos.device)] = joint_pos.to(qpos)
         qvel = torch.zeros_like(sim.qvel[sim_ids])
         qvel[:, :6] = base_vel.to(qvel)
-        if self.reference_state_sampler is not None:
-            self._reference_states(qpos, qvel)
+        reference = self._reference_states(qpos, qvel) if self.reference_state_sampler is not None else None
         sim.ctrl[sim_ids] = (self.default_joint_pos.expand(n, -1)).to(sim.ctrl)
         sim.set_state(sim_ids, qpos, qvel)
         # Put the lowest foot on the floor: starting in the air or buried both jolt the robot.
@@ -366,24 +365,31 @@ class LeggedVelocityEnv(VecEnv):
             sums[env_ids] = 0.0
         if not self.hold_commands:
             self._resample_commands(env_ids)
+            if reference is not None:  # the command the reference clip was made for: continue its motion
+                chosen, commands = reference
+                self.commands[env_ids[chosen.to(self.device)]] = commands.to(self.commands)
 
     def set_reference_state_init(self, sampler, prob: float) -> None:
         """Start a share ``prob`` of episodes from reference frames: ``sampler(n)`` returns n rows of
-        MuJoCo (qpos, qvel) of this robot's model (a motion library's ``sample_states``)."""
+        MuJoCo (qpos, qvel) of this robot's model and the velocity command each frame's clip
+        follows (a motion library's ``sample_states``); those episodes start with that command."""
         if not 0.0 <= prob <= 1.0:
             raise ValueError(f"reference_state_init_prob={prob!r}: must be in [0, 1]")
         self.reference_state_sampler, self.reference_state_prob = sampler, prob
 
-    def _reference_states(self, qpos: torch.Tensor, qvel: torch.Tensor) -> None:
+    def _reference_states(self, qpos: torch.Tensor, qvel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Put a random share of the resetting rows in reference states; (their rows, their commands)."""
         chosen = (torch.rand(qpos.shape[0], generator=self.generator, device=self.device) < self.reference_state_prob)
-        chosen = chosen.nonzero().flatten().to(qpos.device)
+        chosen = chosen.nonzero().flatten()
         if len(chosen) == 0:
-            return
-        ref_qpos, ref_qvel = self.reference_state_sampler(len(chosen))
+            return None
+        ref_qpos, ref_qvel, commands = self.reference_state_sampler(len(chosen))
+        rows = chosen.to(qpos.device)
         ref_qpos = ref_qpos.to(qpos)
         ref_qpos[:, :2] = 0.0  # the pose and motion of the frame, at this env's origin (the height is fixed below)
-        qpos[chosen] = ref_qpos
-        qvel[chosen] = ref_qvel.to(qvel)
+        qpos[rows] = ref_qpos
+        qvel[rows] = ref_qvel.to(qvel)
+        return chosen, commands
 
     def _randomize_physics(self, env_ids: torch.Tensor) -> None:
         n, dr, sim = len(env_ids), self.cfg.domain_rand, self.sim

@@ -121,6 +121,28 @@ def test_library_refuses_a_clip_of_other_joints(tmp_path, trot_clips):
         build_motion_library(env, task.train_cfg, "cpu")
 
 
+def test_reference_state_init_starts_episodes_in_clip_frames_with_their_commands(tmp_path, trot_clips):
+    runner = runner_for(amp_task(6, trot_clips, reference_state_init_prob=1.0), tmp_path)
+    env, library = runner.env, runner.alg.motion_library
+    env.reset()
+    assert {tuple(round(x, 3) for x in row) for row in env.commands.tolist()} <= {(0.5, 0.0, 0.0), (0.3, 0.0, 0.6)}
+    joint_ids = [env.mj_model.joint(j).qposadr[0] for j in env.cfg.robot.joint_names]
+    reference_joints = library.qpos[:, joint_ids]
+    distance = torch.cdist(env.joint_pos, reference_joints).min(dim=1).values
+    assert distance.max() < 1e-4  # every robot starts in a frame of a clip
+
+
+def test_a_clips_command_is_estimated_when_it_does_not_say(trot_clips):
+    from legged_train.motions.clip import MotionClip
+    from legged_train.motions.library import clip_command
+
+    clip = MotionClip.load(str(sorted(trot_clips.glob("*.npz"))[0]))  # trot at 0.3 m/s turning at 0.6 rad/s
+    said = clip_command(clip)
+    clip.meta = {}
+    assert said == pytest.approx([0.3, 0.0, 0.6])
+    assert clip_command(clip) == pytest.approx(said, abs=0.02)
+
+
 def runner_for(task, log_dir):
     from legged_train.checkpoint import set_seed
     from legged_train.runners.amp_policy_runner import AmpPolicyRunner

@@ -48,6 +48,10 @@ class AMPConfig(PPOConfig):
     discriminator_batch_size: int = 1024  # reference pairs and as many policy pairs per step
     style_reward_weight: float = 2.0  # per second, scaled by the policy dt like the env's reward weights
     task_reward_lerp: float = 0.3  # share of the task reward in what PPO learns from
+    # Iterations (start, end) over which the style weight ramps linearly from 0 to full; (0, 0):
+    # full from the start. A late start lets the task reward teach stepping first: a full style
+    # weight from iteration 0 made standing still (fair style, no exploration noise) a trap.
+    style_reward_ramp: tuple[int, int] = (0, 0)
     amp_replay_buffer_size: int = 100_000  # policy transitions kept for the discriminator
     amp_normalization: bool = True  # running mean/std of AMP observations (reference and policy)
     reference_state_init_prob: float = 0.0  # share of resets that start from a random reference frame
@@ -69,6 +73,10 @@ class AMPConfig(PPOConfig):
         check_fields(self, ("task_reward_lerp", "reference_state_init_prob"), lambda v: 0.0 <= v <= 1.0, "in [0, 1]")
         if self.discriminator_loss not in DISCRIMINATOR_LOSSES:
             raise ValueError(f"discriminator_loss={self.discriminator_loss!r}: allowed: {', '.join(DISCRIMINATOR_LOSSES)}")
+        ramp = self.style_reward_ramp
+        if not (isinstance(ramp, (list, tuple)) and len(ramp) == 2 and 0 <= ramp[0] <= ramp[1]):
+            raise ValueError(f"style_reward_ramp={ramp!r}: must be (start, end) iterations with 0 <= start <= end")
+        self.style_reward_ramp = (int(ramp[0]), int(ramp[1]))
         if not self.discriminator_hidden_dims:
             raise ValueError("discriminator_hidden_dims=[]: the discriminator needs at least one hidden layer")
 
@@ -176,10 +184,18 @@ class AMP(PPO):
         self.replay.insert(states, next_states)
         task = rewards.to(self.device, torch.float32)
         lerp = self.cfg.task_reward_lerp
-        mixed = (1.0 - lerp) * self.style_reward_scale * style + lerp * task
+        mixed = (1.0 - lerp) * self.style_reward_scale * self.style_ramp() * style + lerp * task
         self._rollout_sums += torch.stack((style.sum(), task.sum(), torch.tensor(float(style.numel()), device=self.device)))
         self.amp_observations = observed
         super().process_env_step(mixed, dones, extras)
+
+    def style_ramp(self) -> float:
+        """The style weight's factor at the runner's iteration (see ``style_reward_ramp``)."""
+        start, end = self.cfg.style_reward_ramp
+        iteration = self.runner.iteration if self.runner is not None else 0
+        if iteration >= end:
+            return 1.0
+        return 0.0 if iteration < start else (iteration - start) / (end - start)
 
     def rollout_stats(self) -> dict[str, float]:
         """Mean style reward (unscaled) and task reward per env step since the last call."""
@@ -187,7 +203,7 @@ class AMP(PPO):
         self._rollout_sums.zero_()
         if steps == 0:
             return {}
-        return {"amp/style_reward": style / steps, "amp/task_reward": task / steps}
+        return {"amp/style_reward": style / steps, "amp/task_reward": task / steps, "amp/style_weight_factor": self.style_ramp()}
 
     # -------------------------------------------------------------------------------- update
 

@@ -72,6 +72,21 @@ def clip_states(clip: MotionClip, model: mujoco.MjModel, robot, device: torch.de
     return state, tensor(qpos), tensor(qvel)
 
 
+def clip_command(clip: MotionClip) -> list[float]:
+    """The velocity command a clip follows: the generator's (in its meta), else the clip's mean
+    forward and lateral velocity in the heading frame and its mean yaw rate."""
+    meta = clip.meta or {}
+    if all(key in meta for key in ("speed", "lateral_speed", "yaw_rate")):
+        return [float(meta["speed"]), float(meta["lateral_speed"]), float(meta["yaw_rate"])]
+    lin_world, ang_base, _ = clip.velocities()
+    w, x, y, z = clip.root_quat.T
+    yaw = np.arctan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
+    forward = np.cos(yaw) * lin_world[:, 0] + np.sin(yaw) * lin_world[:, 1]
+    lateral = -np.sin(yaw) * lin_world[:, 0] + np.cos(yaw) * lin_world[:, 1]
+    yaw_rate = np.gradient(np.unwrap(yaw), 1.0 / clip.fps)
+    return [float(forward.mean()), float(lateral.mean()), float(yaw_rate.mean())]
+
+
 class MotionLibrary:
     """Reference clips for one robot, served as AMP observation pairs (s, s') one policy step apart.
 
@@ -96,7 +111,7 @@ class MotionLibrary:
         self.clips = [clip.with_joint_order(list(robot.joint_names)).resampled(dt) for clip in loaded]
         self.names = [clip.name for clip in self.clips]
         self.group: ObservationGroup | None = None
-        observations, qpos, qvel, starts = [], [], [], []
+        observations, qpos, qvel, commands, starts = [], [], [], [], []
         offset = 0
         for clip in self.clips:
             state, clip_qpos, clip_qvel = clip_states(clip, model, robot, self.device)
@@ -106,10 +121,11 @@ class MotionLibrary:
             observations.append(self.group.compute(state))
             qpos.append(clip_qpos)
             qvel.append(clip_qvel)
+            commands.append(torch.as_tensor(clip_command(clip), dtype=torch.float32, device=self.device).expand(clip.num_frames, 3))
             starts.append(offset)
             offset += clip.num_frames
         self.observations = torch.cat(observations)  # (total frames, amp width)
-        self.qpos, self.qvel = torch.cat(qpos), torch.cat(qvel)
+        self.qpos, self.qvel, self.commands = torch.cat(qpos), torch.cat(qvel), torch.cat(commands)
         self.clip_start = torch.tensor(starts, device=self.device)
         self.clip_frames = torch.tensor([clip.num_frames for clip in self.clips], device=self.device)
         clip_weights = torch.tensor(weights if weights is not None else [clip.weight for clip in self.clips], dtype=torch.float32)
@@ -132,10 +148,11 @@ class MotionLibrary:
         index = self._sample_frames(n, last_excluded=1)
         return self.observations[index], self.observations[index + 1]
 
-    def sample_states(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """``n`` reference frames as MuJoCo (qpos, qvel), for reference-state initialization."""
+    def sample_states(self, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``n`` reference frames as MuJoCo (qpos, qvel), with the velocity command (forward,
+        lateral, yaw rate) of each frame's clip: for reference-state initialization."""
         index = self._sample_frames(n, last_excluded=0)
-        return self.qpos[index], self.qvel[index]
+        return self.qpos[index], self.qvel[index], self.commands[index]
 
     def state_dict(self) -> dict:
         return {"generator": self.generator.get_state()}
