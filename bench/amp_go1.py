@@ -6,7 +6,7 @@ discriminator's figures of the last update, and the gait measure: on nominal phy
 commanded straight ahead at 0.3..1.0 m/s for 6 s (the first second not counted), the share of
 steps in which each diagonal pair (FR+RL, FL+RR) is in the same contact state, and the same for the
 lateral pairs (FR+RR, FL+RL). A trot scores diagonal ~1 and lateral ~0; a pace the reverse;
-standing on four feet scores 1 on both. Stops after ``--minutes`` of training.
+standing on four feet scores 1 on both. Stops before a chunk would end past ``--minutes`` of training.
 
     python bench/amp_go1.py [--tasks go1_amp go1_amp_pace] [--minutes 25] [--eval-every 100]
 
@@ -76,11 +76,12 @@ def run_task(name: str, args) -> None:
     run_dir = os.path.join(args.log_root, "bench_amp", time.strftime("%Y-%m-%d_%H-%M-%S"), name)
     runner = AmpPolicyRunner(env, cfg=train_cfg, log_dir=run_dir, device="cpu")
     runner.run_config.update({"task": name, "command": " ".join(sys.argv)})
-    budget_s, train_seconds, started = args.minutes * 60.0, 0.0, time.time()
-    while train_seconds < budget_s:
+    budget_s, train_seconds, started, chunk_s = args.minutes * 60.0, 0.0, time.time(), 0.0
+    while train_seconds + chunk_s <= budget_s:  # the next chunk, as long as the last, still fits
         chunk_started = time.time()
         stats = runner.learn(num_learning_iterations=args.eval_every)
-        train_seconds += time.time() - chunk_started
+        chunk_s = time.time() - chunk_started
+        train_seconds += chunk_s
         policy = runner.get_inference_policy()
         evaluation = standard_evaluation(env, policy)
         runner.train_mode()
