@@ -212,3 +212,16 @@ def test_tune_runs_a_resumable_study(tmp_path, trot_clips):
     assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
     assert {"train.style_reward_weight", "train.task_reward_lerp"} <= set(study.trials[0].params)
     assert os.path.isfile(tmp_path / "go1_amp" / "tune" / "go1_amp_trial_0" / "model_2.pt")
+
+
+def test_tune_refuses_a_task_without_a_search_space_or_a_bad_one(tmp_path, capsys):
+    import tune
+
+    with pytest.raises(SystemExit) as exit_info:
+        tune.main(["--task", "go1_flat", "--log-root", str(tmp_path)])
+    assert exit_info.value.code == 2 and "search_space is empty: nothing to tune" in capsys.readouterr().err
+    with pytest.raises(tune.UserError, match=r"search_space\['train.x'\].type='gauss': allowed: float, int, categorical"):
+        tune.check_search_space({"train.x": {"type": "gauss"}})
+    with pytest.raises(tune.UserError, match=r"search_space key 'x': must start with 'train.' or 'env.'"):
+        tune.check_search_space({"x": {"type": "float", "low": 0, "high": 1}})
+    assert not (tmp_path / "go1_flat").exists()
