@@ -75,7 +75,7 @@ class WarpBackend(PhysicsBackend):
         self._data_fields: dict[str, torch.Tensor] = {}
         for name in VIEW_FIELDS:
             setattr(self, name, self.data_field(name))
-        self._run("forward", lambda: self.mjw.forward(self.wmodel, self.wdata))
+        self._forward_all()
 
     # -------------------------------------------------------------------------------- physics
 
@@ -100,7 +100,7 @@ class WarpBackend(PhysicsBackend):
 
     def forward(self, env_ids: torch.Tensor | None = None) -> None:
         if env_ids is None:
-            self._run("forward", lambda: self.mjw.forward(self.wmodel, self.wdata))
+            self._forward_all()
             return
         # MuJoCo Warp's forward pass covers every world. The other worlds keep what they exposed
         # (as mjbatch's masked forward leaves them), so a reset never changes another env's sensors;
@@ -108,11 +108,14 @@ class WarpBackend(PhysicsBackend):
         self._select(env_ids)
         derived = ("sensordata", "actuator_force", "site_xpos", "site_xmat", "xpos", "xquat")
         kept = {name: getattr(self, name).clone() for name in derived}
-        self._run("forward", lambda: self.mjw.forward(self.wmodel, self.wdata))
+        self._forward_all()
         others = ~self._mask
         for name in derived:
             view = getattr(self, name)
             view[others] = kept[name][others]
+
+    def _forward_all(self) -> None:
+        self._run("forward", lambda: self.mjw.forward(self.wmodel, self.wdata))
 
     # ------------------------------------------------------------------------------ fields
 

@@ -163,13 +163,18 @@ class AMP(PPO):
         self.amp_generator = torch.Generator(device=self.device).manual_seed(cfg.seed)
         self.style_reward_scale = cfg.style_reward_weight * float(getattr(env, "step_dt", 1.0))
         self.amp_observations: torch.Tensor | None = None  # s of the step being taken, set by the runner
-        self._rollout_sums = torch.zeros(3, device=self.device)  # style, task, steps
+        self._rollout_sums = torch.zeros(2, device=self.device)  # style, task, summed over envs and steps
+        self._rollout_env_steps = 0
 
     # ------------------------------------------------------------------------------- rollout
 
+    def discriminator_inputs(self, states: torch.Tensor, next_states: torch.Tensor) -> torch.Tensor:
+        """(N, 2 width): a transition's two AMP observations, normalized, side by side."""
+        return torch.cat((self.amp_normalizer(states), self.amp_normalizer(next_states)), dim=1)
+
     def discriminate(self, states: torch.Tensor, next_states: torch.Tensor) -> torch.Tensor:
-        """Scores (N,) of transitions, AMP observations normalized."""
-        return self.discriminator(torch.cat((self.amp_normalizer(states), self.amp_normalizer(next_states)), dim=1)).squeeze(-1)
+        """Scores (N,) of transitions."""
+        return self.discriminator(self.discriminator_inputs(states, next_states)).squeeze(-1)
 
     def process_env_step(self, rewards: torch.Tensor, dones: torch.Tensor, extras: dict) -> None:
         """Score the step's transition, store it for the discriminator, and hand PPO the mixed reward."""
@@ -185,7 +190,8 @@ class AMP(PPO):
         task = rewards.to(self.device, torch.float32)
         lerp = self.cfg.task_reward_lerp
         mixed = (1.0 - lerp) * self.style_reward_scale * self.style_ramp() * style + lerp * task
-        self._rollout_sums += torch.stack((style.sum(), task.sum(), torch.tensor(float(style.numel()), device=self.device)))
+        self._rollout_sums += torch.stack((style.sum(), task.sum()))
+        self._rollout_env_steps += style.numel()
         self.amp_observations = observed
         super().process_env_step(mixed, dones, extras)
 
@@ -199,7 +205,8 @@ class AMP(PPO):
 
     def rollout_stats(self) -> dict[str, float]:
         """Mean style reward (unscaled) and task reward per env step since the last call."""
-        style, task, steps = self._rollout_sums.tolist()
+        style, task = self._rollout_sums.tolist()
+        steps, self._rollout_env_steps = self._rollout_env_steps, 0
         self._rollout_sums.zero_()
         if steps == 0:
             return {}
@@ -215,8 +222,8 @@ class AMP(PPO):
         if cfg.amp_normalization:
             with torch.no_grad():
                 self.amp_normalizer.update(torch.cat((*expert, *policy)))
-        expert_inputs = torch.cat([self.amp_normalizer(x) for x in expert], dim=1)
-        policy_inputs = torch.cat([self.amp_normalizer(x) for x in policy], dim=1)
+        expert_inputs = self.discriminator_inputs(*expert)
+        policy_inputs = self.discriminator_inputs(*policy)
         expert_scores = self.discriminator(expert_inputs).squeeze(-1)
         policy_scores = self.discriminator(policy_inputs).squeeze(-1)
         loss = discriminator_loss(expert_scores, policy_scores, cfg.discriminator_loss)
