@@ -126,6 +126,37 @@ def test_pace_and_bound_pair_the_feet_their_way():
             assert gait_agreement(contact, [tuple(front), tuple(rear)]) == 1.0
 
 
+def test_pace_base_sways_over_its_stance_feet_and_the_feet_follow_their_design():
+    robot = RobotConfig()
+    neutral = _standing_neutral(robot)
+    spec = GaitSpec(gait="pace", speed=0.4, yaw_rate=0.5, duration=1.0)
+    clip = generate_gait_clip(robot, spec)
+    times = np.arange(clip.num_frames) / clip.fps
+    height = clip.meta["base_height"]
+    targets, contact = foot_targets(spec, times, neutral, np.array(clip.meta["phase_offsets"]), height,
+                                    robot.foot_radius)
+    assert np.abs(forward_feet(robot, clip) - targets).max() < 1e-3  # the sway moves the base, not the feet
+    # Sideways offset from the unswayed path, in the heading frame (positive: to the left).
+    yaw = spec.yaw_rate * times
+    path = np.stack(((np.sin(yaw) * spec.speed) / spec.yaw_rate, (1 - np.cos(yaw)) * spec.speed / spec.yaw_rate), 1)
+    offset = clip.root_pos[:, :2] - path
+    lateral = -np.sin(yaw) * offset[:, 0] + np.cos(yaw) * offset[:, 1]
+    amplitude = clip.meta["lateral_sway"]
+    # The linear inverted pendulum for Go1 at 2 Hz: ~3 cm (g/h * 4/pi * w / (omega^2 + g/h)).
+    expected = 9.81 / height * 4 / np.pi * np.abs(neutral[:, 1]).mean() / ((2 * np.pi / 0.5) ** 2 + 9.81 / height)
+    assert amplitude == pytest.approx(expected) and 0.02 < amplitude < 0.04
+    assert np.abs(lateral).max() == pytest.approx(amplitude, rel=0.02)
+    left = neutral[:, 1] > 0
+    only_left = contact[:, left].all(1) & ~contact[:, ~left].any(1)
+    only_right = contact[:, ~left].all(1) & ~contact[:, left].any(1)
+    assert lateral[only_left].mean() > 0.5 * amplitude and lateral[only_right].mean() < -0.5 * amplitude
+    # Trot keeps the base on its path; a given sway overrides the gait's own.
+    assert generate_gait_clip(robot, GaitSpec(gait="trot", speed=0.4, duration=0.5)).meta["lateral_sway"] == 0.0
+    assert generate_gait_clip(robot, GaitSpec(gait="pace", lateral_sway=0.0, duration=0.5)).meta["lateral_sway"] == 0.0
+    with pytest.raises(ValueError, match="lateral_sway=-0.1"):
+        GaitSpec(lateral_sway=-0.1).validate()
+
+
 def test_amp_for_hardware_json_loads(tmp_path):
     t = np.arange(30) / 30.0
     frames = np.zeros((30, 61))
@@ -161,3 +192,18 @@ def test_bad_motion_input_gives_one_clear_line(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].endswith("gait='gallop': unknown gait; known gaits: trot, pace, bound")
     assert not (tmp_path / "x.npz").exists()
+
+
+def test_task_clips_are_made_once_and_again_when_the_generator_changed(tmp_path):
+    from tasks.go1_amp import reference_clips
+
+    folder = reference_clips("pace", commands=[(0.4, 0.0, 0.0)], folder=str(tmp_path))
+    (path,) = tmp_path.glob("*.npz")
+    made = path.stat().st_mtime_ns
+    reference_clips("pace", commands=[(0.4, 0.0, 0.0)], folder=folder)
+    assert path.stat().st_mtime_ns == made  # kept
+    old = MotionClip.load(str(path))
+    old.meta.pop("lateral_sway")  # as the generator wrote it before the pace's sway
+    old.save(str(path))
+    reference_clips("pace", commands=[(0.4, 0.0, 0.0)], folder=folder)
+    assert MotionClip.load(str(path)).meta["lateral_sway"] > 0.02

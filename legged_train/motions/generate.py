@@ -4,6 +4,8 @@ No quadruped motion capture can be downloaded at run time, and the public dog cl
 non-commercially, so AMP's references are designed here:
 
 1. The base moves at a constant velocity command (forward, lateral, yaw rate) at a constant height.
+   In a pace it also sways sideways over the pair of feet on the ground (see ``pace_sway``): with
+   both supporting feet on one side, a base held on the centre line would fall towards the other.
 2. Each foot follows the gait's contact schedule (trot: diagonal pairs together; pace: lateral
    pairs; bound: front pair, then rear pair), a cycle of ``period`` seconds of which it spends
    ``duty`` on the ground. A stance foot stays where it touched down: the point under its hip's
@@ -42,6 +44,8 @@ class GaitSpec:
     duty: float = 0.5  # share of the cycle a foot is on the ground
     swing_height: float = 0.08  # m above the floor at mid-swing
     base_height: float | None = None  # m; None: the robot's standing height
+    # m, amplitude of the base's side-to-side sway; None: the gait's own (pace: pace_sway, else 0)
+    lateral_sway: float | None = None
     duration: float = 4.0  # s
     fps: float = 50.0
 
@@ -52,6 +56,8 @@ class GaitSpec:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and value > 0):
                 raise ValueError(f"{name}={value!r}: must be > 0")
+        if self.lateral_sway is not None and not (isinstance(self.lateral_sway, (int, float)) and self.lateral_sway >= 0):
+            raise ValueError(f"lateral_sway={self.lateral_sway!r}: must be >= 0 (m), or None for the gait's own")
         if not 0.0 < self.duty < 1.0:
             raise ValueError(f"duty={self.duty!r}: must be in (0, 1)")
         if self.duration * self.fps < 1.0:
@@ -79,6 +85,30 @@ def base_trajectory(spec: GaitSpec, times: np.ndarray, height: float) -> tuple[n
         x = (vx * s + vy * (c - 1.0)) / w
         y = (vx * (1.0 - c) + vy * s) / w
     return np.stack((x, y, np.full_like(times, height)), axis=1), w * times
+
+
+def pace_sway(period: float, height: float, half_width: float, gravity: float = 9.81) -> float:
+    """Sway amplitude (m) that balances a pace, by the linear inverted pendulum.
+
+    Sideways, the base is a pendulum of height ``height`` on the line of the stance feet, which
+    jumps between y = +half_width and -half_width every half cycle: y'' = (g/h) (y - support(t)).
+    Keeping only the square wave's fundamental (amplitude 4/pi half_width) and a sway
+    y = A cos(wt) in phase with it gives -A w^2 = (g/h) (A - 4/pi half_width). For Go1 at 2 Hz
+    that is about 3 cm, a side-to-side speed of about 0.35 m/s: without it the reference shows a
+    level, centred base that the robot cannot hold on two feet of one side.
+    """
+    stiffness = gravity / height
+    omega = 2.0 * np.pi / period
+    return stiffness * 4.0 / np.pi * half_width / (omega**2 + stiffness)
+
+
+def sway_offset(spec: GaitSpec, times: np.ndarray, amplitude: float, left_offset: float) -> np.ndarray:
+    """World offset (T, 3) of the swaying base: ``amplitude`` towards the left feet at their
+    mid-stance, towards the right feet half a cycle later, along the heading's left axis."""
+    phase = times / spec.period + left_offset - 0.5 * spec.duty  # an integer at the left feet's mid-stance
+    lateral = amplitude * np.cos(2.0 * np.pi * phase)
+    yaw = spec.yaw_rate * times
+    return np.stack((-np.sin(yaw) * lateral, np.cos(yaw) * lateral, np.zeros_like(times)), axis=1)
 
 
 def foot_targets(spec: GaitSpec, times: np.ndarray, neutral: np.ndarray, offsets: np.ndarray, height: float,
@@ -178,8 +208,14 @@ def generate_gait_clip(robot: RobotConfig, spec: GaitSpec, timestep: float = 0.0
     neutral = data.site_xpos[site_ids] - data.qpos[:3]
     offsets = phase_offsets(spec.gait, neutral[:, 0] > 0.0, neutral[:, 1] > 0.0)
 
+    sway = spec.lateral_sway
+    if sway is None:
+        sway = pace_sway(spec.period, height, float(np.abs(neutral[:, 1]).mean())) if spec.gait == "pace" else 0.0
+
     times = np.arange(round(spec.duration * spec.fps) + 1) / spec.fps
     root_pos, yaw = base_trajectory(spec, times, height)
+    # The feet step on the unswayed path (foot_targets): the base moves over them.
+    root_pos = root_pos + sway_offset(spec, times, sway, float(offsets[neutral[:, 1] > 0.0].mean()))
     root_quat = yaw_quat(yaw)
     feet, contact = foot_targets(spec, times, neutral, offsets, height, robot.foot_radius)
 
@@ -194,7 +230,7 @@ def generate_gait_clip(robot: RobotConfig, spec: GaitSpec, timestep: float = 0.0
                 f"(gait {spec.gait}, speed {spec.speed} m/s): the stride or swing height is beyond the legs' reach"
             )
         joint_pos[i] = guess
-    meta = {**dataclasses.asdict(spec), "base_height": height, "robot": robot.mjcf_path,
+    meta = {**dataclasses.asdict(spec), "base_height": height, "lateral_sway": sway, "robot": robot.mjcf_path,
             "foot_names": list(robot.foot_names), "phase_offsets": offsets.tolist()}
     return MotionClip(fps=spec.fps, joint_names=list(robot.joint_names), root_pos=root_pos, root_quat=root_quat,
                       joint_pos=joint_pos, name=f"{spec.gait}_{spec.speed:g}", meta=meta)
