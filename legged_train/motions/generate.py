@@ -94,7 +94,7 @@ def pace_sway(period: float, height: float, half_width: float, gravity: float = 
     jumps between y = +half_width and -half_width every half cycle: y'' = (g/h) (y - support(t)).
     Keeping only the square wave's fundamental (amplitude 4/pi half_width) and a sway
     y = A cos(wt) in phase with it gives -A w^2 = (g/h) (A - 4/pi half_width). For Go1 at 2 Hz
-    that is about 3 cm, a side-to-side speed of about 0.35 m/s: without it the reference shows a
+    that is about 3.5 cm, a side-to-side speed of up to about 0.45 m/s: without it the reference shows a
     level, centred base that the robot cannot hold on two feet of one side.
     """
     stiffness = gravity / height
