@@ -367,7 +367,7 @@ class LeggedVelocityEnv(VecEnv):
             self._resample_commands(env_ids)
             if reference is not None:  # the command the reference clip was made for: continue its motion
                 chosen, commands = reference
-                self.commands[env_ids[chosen.to(self.device)]] = commands.to(self.commands)
+                self.commands[env_ids[chosen]] = commands.to(self.commands)
 
     def set_reference_state_init(self, sampler, prob: float) -> None:
         """Start a share ``prob`` of episodes from reference frames: ``sampler(n)`` returns n rows of

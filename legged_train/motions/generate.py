@@ -87,15 +87,16 @@ def base_trajectory(spec: GaitSpec, times: np.ndarray, height: float) -> tuple[n
     return np.stack((x, y, np.full_like(times, height)), axis=1), w * times
 
 
-def pace_sway(period: float, height: float, half_width: float, gravity: float = 9.81) -> float:
+def pace_sway(period: float, height: float, half_width: float, gravity: float) -> float:
     """Sway amplitude (m) that balances a pace, by the linear inverted pendulum.
 
     Sideways, the base is a pendulum of height ``height`` on the line of the stance feet, which
-    jumps between y = +half_width and -half_width every half cycle: y'' = (g/h) (y - support(t)).
-    Keeping only the square wave's fundamental (amplitude 4/pi half_width) and a sway
-    y = A cos(wt) in phase with it gives -A w^2 = (g/h) (A - 4/pi half_width). For Go1 at 2 Hz
-    that is about 3.5 cm, a side-to-side speed of up to about 0.45 m/s: without it the reference shows a
-    level, centred base that the robot cannot hold on two feet of one side.
+    jumps between y = +half_width and -half_width every half cycle: y'' = (g/h) (y - support(t)),
+    g = ``gravity`` (the model's, m/s^2). Keeping only the square wave's fundamental (amplitude
+    4/pi half_width) and a sway y = A cos(wt) in phase with it gives
+    -A w^2 = (g/h) (A - 4/pi half_width). For Go1 at 2 Hz that is about 3.5 cm, a side-to-side
+    speed of up to about 0.45 m/s: without it the reference shows a level, centred base that the
+    robot cannot hold on two feet of one side.
     """
     stiffness = gravity / height
     omega = 2.0 * np.pi / period
@@ -210,7 +211,8 @@ def generate_gait_clip(robot: RobotConfig, spec: GaitSpec, timestep: float = 0.0
 
     sway = spec.lateral_sway
     if sway is None:
-        sway = pace_sway(spec.period, height, float(np.abs(neutral[:, 1]).mean())) if spec.gait == "pace" else 0.0
+        half_width, gravity = float(np.abs(neutral[:, 1]).mean()), -float(model.opt.gravity[2])
+        sway = pace_sway(spec.period, height, half_width, gravity) if spec.gait == "pace" else 0.0
 
     times = np.arange(round(spec.duration * spec.fps) + 1) / spec.fps
     root_pos, yaw = base_trajectory(spec, times, height)
