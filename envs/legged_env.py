@@ -93,6 +93,10 @@ class LeggedVelocityEnv(VecEnv):
         self.nominal_gainprm = tensor(model.actuator_gainprm[:, 0], torch.float64)
         self.nominal_biasprm = tensor(model.actuator_biasprm[:, 1:3], torch.float64)
         self.nominal_total_mass = float(model.body_mass.sum())
+        # The feet-floor friction coefficient without randomization: MuJoCo takes the larger of two
+        # colliding geoms' coefficients. The `friction` observation reads it on nominal physics too.
+        colliding = (model.geom_contype != 0) | (model.geom_conaffinity != 0)
+        self.nominal_friction = float(model.geom_friction[colliding, 0].max())
 
     def _allocate_buffers(self) -> None:
         n, na, nf, dev = self.num_envs, self.num_actions, self.num_feet, self.device
@@ -114,7 +118,7 @@ class LeggedVelocityEnv(VecEnv):
         self.truncated = zeros(n, dtype=torch.bool)
         self.common_step_counter = 0
         # Per-env physics parameters as drawn (privileged observations).
-        self.friction_coeff = zeros(n)
+        self.friction_coeff = torch.full((n,), self.nominal_friction, device=dev)
         self.added_base_mass = zeros(n)
         self.base_com_offset = zeros(n, 3)
         self.motor_strength = torch.ones(n, device=dev)

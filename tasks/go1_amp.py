@@ -57,7 +57,9 @@ def _made_with(path: str, spec) -> bool:
     if not os.path.isfile(path):
         return False
     meta = MotionClip.load(path).meta
-    return all(key in meta and (value is None or meta[key] == value) for key, value in dataclasses.asdict(spec).items())
+    filled_in = ("base_height", "lateral_sway")  # None in the spec: the header holds the value the generator chose
+    return all(key in meta and (meta[key] == value or (value is None and key in filled_in))
+               for key, value in dataclasses.asdict(spec).items())
 
 
 def go1_amp_env(amp_terms: list[str] = AMP_TERMS) -> LeggedEnvConfig:

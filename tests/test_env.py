@@ -389,6 +389,16 @@ def test_nominal_eval_env_has_no_randomization():
     assert eval_env.num_envs == 2
     assert not eval_env.cfg.domain_rand.enabled and env.cfg.domain_rand.enabled
     assert torch.all(eval_env.sim.model_field("geom_friction")[:, :, 0] == torch.tensor(eval_env.mj_model.geom_friction[:, 0]))
+    # The privileged terms describe the nominal physics (a teacher reads them): friction is the
+    # model's feet-floor coefficient, not zero (ice, outside what training drew).
+    critic = eval_env.get_observations()[1]["observations"]["critic"]
+    layout = eval_env.observation_layout()["critic"]
+    names = [name for name, _ in layout]
+    start = {name: sum(w for _, w in layout[: names.index(name)]) for name in names}
+    assert float(eval_env.mj_model.geom_friction[0, 0]) == pytest.approx(0.8)  # go1.xml's floor and feet
+    assert torch.allclose(critic[:, start["friction"]], torch.tensor(0.8))
+    assert torch.all(critic[:, start["added_base_mass"]] == 0.0)
+    assert torch.all(critic[:, start["motor_strength"]] == 1.0)
 
 
 def test_set_commands_holds_them():

@@ -157,6 +157,28 @@ def test_pace_base_sways_over_its_stance_feet_and_the_feet_follow_their_design()
         GaitSpec(lateral_sway=-0.1).validate()
 
 
+def test_a_narrow_pace_steps_its_feet_nearer_the_centre_line_and_sways_less():
+    robot = RobotConfig()
+    neutral = _standing_neutral(robot)
+    standing = generate_gait_clip(robot, GaitSpec(gait="pace", speed=0.4, duration=1.0))
+    spec = GaitSpec(gait="pace", speed=0.4, duration=1.0, stance_half_width=0.05)
+    clip = generate_gait_clip(robot, spec)
+    narrow = neutral.copy()
+    narrow[:, 1] = np.sign(neutral[:, 1]) * 0.05
+    times = np.arange(clip.num_frames) / clip.fps
+    targets, contact = foot_targets(spec, times, narrow, np.array(clip.meta["phase_offsets"]), clip.meta["base_height"],
+                                    robot.foot_radius)
+    feet = forward_feet(robot, clip)
+    assert np.abs(feet - targets).max() < 1e-3
+    assert np.allclose(np.abs(feet[..., 1][contact]), 0.05, atol=1e-3)  # straight ahead: y is the centre-line distance
+    # pace_sway is proportional to the stance's half width.
+    ratio = 0.05 / np.abs(neutral[:, 1]).mean()
+    assert clip.meta["lateral_sway"] == pytest.approx(standing.meta["lateral_sway"] * ratio)
+    assert clip.meta["stance_half_width"] == 0.05 and standing.meta["stance_half_width"] is None
+    with pytest.raises(ValueError, match="stance_half_width=0"):
+        GaitSpec(stance_half_width=0).validate()
+
+
 def test_amp_for_hardware_json_loads(tmp_path):
     t = np.arange(30) / 30.0
     frames = np.zeros((30, 61))
@@ -207,3 +229,8 @@ def test_task_clips_are_made_once_and_again_when_the_generator_changed(tmp_path)
     old.save(str(path))
     reference_clips("pace", commands=[(0.4, 0.0, 0.0)], folder=folder)
     assert MotionClip.load(str(path)).meta["lateral_sway"] > 0.02
+    narrow = MotionClip.load(str(path))
+    narrow.meta["stance_half_width"] = 0.05  # made with other settings than the task's
+    narrow.save(str(path))
+    reference_clips("pace", commands=[(0.4, 0.0, 0.0)], folder=folder)
+    assert MotionClip.load(str(path)).meta["stance_half_width"] is None

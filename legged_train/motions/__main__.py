@@ -44,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
         generate.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(defaults, name))
     generate.add_argument("--base-height", type=float, help="m (default: the robot's standing height)")
     generate.add_argument("--lateral-sway", type=float, help="m, side-to-side sway (default: the gait's own)")
+    generate.add_argument("--stance-half-width", type=float,
+                          help="m, each foot's distance from the centre line (default: the standing stance's)")
     generate.add_argument("--out", required=True, help="the .npz clip to write")
 
     convert = commands.add_parser("from-demonstrations", help="a clip from trajectories collect.py --motion wrote")

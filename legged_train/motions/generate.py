@@ -46,6 +46,8 @@ class GaitSpec:
     base_height: float | None = None  # m; None: the robot's standing height
     # m, amplitude of the base's side-to-side sway; None: the gait's own (pace: pace_sway, else 0)
     lateral_sway: float | None = None
+    # m, each foot's distance from the base's centre line; None: the robot's standing stance
+    stance_half_width: float | None = None
     duration: float = 4.0  # s
     fps: float = 50.0
 
@@ -58,6 +60,8 @@ class GaitSpec:
                 raise ValueError(f"{name}={value!r}: must be > 0")
         if self.lateral_sway is not None and not (isinstance(self.lateral_sway, (int, float)) and self.lateral_sway >= 0):
             raise ValueError(f"lateral_sway={self.lateral_sway!r}: must be >= 0 (m), or None for the gait's own")
+        if self.stance_half_width is not None and not (isinstance(self.stance_half_width, (int, float)) and self.stance_half_width > 0):
+            raise ValueError(f"stance_half_width={self.stance_half_width!r}: must be > 0 (m), or None for the standing stance")
         if not 0.0 < self.duty < 1.0:
             raise ValueError(f"duty={self.duty!r}: must be in (0, 1)")
         if self.duration * self.fps < 1.0:
@@ -207,6 +211,8 @@ def generate_gait_clip(robot: RobotConfig, spec: GaitSpec, timestep: float = 0.0
     site_ids = [model.site(f).id for f in robot.foot_names]
     # Neutral foot points: under the standing feet, in the base frame (x forward, y left).
     neutral = data.site_xpos[site_ids] - data.qpos[:3]
+    if spec.stance_half_width is not None:
+        neutral[:, 1] = np.sign(neutral[:, 1]) * spec.stance_half_width
     offsets = phase_offsets(spec.gait, neutral[:, 0] > 0.0, neutral[:, 1] > 0.0)
 
     sway = spec.lateral_sway
