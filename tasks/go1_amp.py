@@ -10,6 +10,7 @@ The clips are written once to ``data/motions/go1_<gait>/`` (about two seconds ea
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 
@@ -50,8 +51,6 @@ def reference_clips(gait: str, commands=REFERENCE_COMMANDS, folder: str | None =
 def _made_with(path: str, spec) -> bool:
     """Whether the clip at ``path`` exists and its header records ``spec`` (a clip written by an
     older generator, e.g. before the pace's sway, lacks a field and is made again)."""
-    import dataclasses
-
     from legged_train.motions.clip import MotionClip
 
     if not os.path.isfile(path):
@@ -71,8 +70,6 @@ def go1_amp_env(amp_terms: list[str] = AMP_TERMS) -> LeggedEnvConfig:
 
 
 def go1_amp_train(gait: str = "trot"):
-    import dataclasses
-
     from legged_train.algorithms.amp import AMPConfig
 
     ppo = go1_flat_train()

@@ -372,15 +372,21 @@ def test_com_offset_reaches_the_simulator():
     assert (spin_after([0.03, -0.02, 0.01]) - spin_after([0.0, 0.0, 0.0])).abs().max() > 1e-3
 
 
+def critic_term(env, name: str) -> torch.Tensor:
+    """(N, width) the columns of term ``name`` in the env's current critic observation."""
+    critic = env.get_observations()[1]["observations"]["critic"]
+    layout = env.observation_layout()["critic"]
+    names = [term for term, _ in layout]
+    start = sum(width for _, width in layout[: names.index(name)])
+    return critic[:, start : start + layout[names.index(name)][1]]
+
+
 def test_randomized_parameters_differ_across_envs_and_show_in_the_critic():
     env = make_env(num_envs=16, randomize=True)
     friction = env.sim.model_field("geom_friction")[:, 0, 0]
     assert friction.unique().numel() == 16
     assert env.sim.model_field("body_mass")[:, env.base_body_id].unique().numel() == 16
-    critic = env.get_observations()[1]["observations"]["critic"]
-    layout = env.observation_layout()["critic"]
-    start = sum(w for name, w in layout[: [n for n, _ in layout].index("friction")])
-    assert torch.allclose(critic[:, start], friction.float())
+    assert torch.allclose(critic_term(env, "friction")[:, 0], friction.float())
 
 
 def test_nominal_eval_env_has_no_randomization():
@@ -391,14 +397,10 @@ def test_nominal_eval_env_has_no_randomization():
     assert torch.all(eval_env.sim.model_field("geom_friction")[:, :, 0] == torch.tensor(eval_env.mj_model.geom_friction[:, 0]))
     # The privileged terms describe the nominal physics (a teacher reads them): friction is the
     # model's feet-floor coefficient, not zero (ice, outside what training drew).
-    critic = eval_env.get_observations()[1]["observations"]["critic"]
-    layout = eval_env.observation_layout()["critic"]
-    names = [name for name, _ in layout]
-    start = {name: sum(w for _, w in layout[: names.index(name)]) for name in names}
     assert float(eval_env.mj_model.geom_friction[0, 0]) == pytest.approx(0.8)  # go1.xml's floor and feet
-    assert torch.allclose(critic[:, start["friction"]], torch.tensor(0.8))
-    assert torch.all(critic[:, start["added_base_mass"]] == 0.0)
-    assert torch.all(critic[:, start["motor_strength"]] == 1.0)
+    assert torch.allclose(critic_term(eval_env, "friction"), torch.tensor(0.8))
+    assert torch.all(critic_term(eval_env, "added_base_mass") == 0.0)
+    assert torch.all(critic_term(eval_env, "motor_strength") == 1.0)
 
 
 def test_set_commands_holds_them():
