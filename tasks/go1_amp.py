@@ -27,16 +27,16 @@ AMP_TERMS = ["joint_pos", "joint_vel", "base_lin_vel", "base_ang_vel", "projecte
 # The legs only (go1_amp_pace). The generated references hold the base exactly level at a constant
 # height, which no robot does: with the base terms the discriminator told reference from policy by
 # the base alone (accuracy 1.0 throughout) and the pace reference gave no pace (diagonal 0.61 /
-# lateral 0.58 contact agreement after 600 iterations). On the legs alone: diagonal 0.50 / lateral
-# 0.85 after 600, 0.39 / 0.90 after 900. The trot has not been measured with this group.
+# lateral 0.58 contact agreement after 600 iterations). On the legs alone (standing stance): diagonal
+# 0.50 / lateral 0.85 after 600, 0.39 / 0.90 after 900. The trot has not been measured with this group.
 AMP_LEG_TERMS = ["joint_pos", "joint_vel", "foot_pos_base"]
 # Shaping terms of go1_flat that prescribe the stepping pattern, left to the motion prior here.
 GAIT_SHAPING_TERMS = ("feet_air_time", "gait_phase", "foot_slip", "stand_still")
 # m, each foot's distance from the centre line in the pace clips (standing: 0.153). A pace balances
 # on the two feet of one side, so its base sways over them, and the sway speed counts as velocity
 # error: the clips at the standing stance score velocity_rmsd 0.31 against their own commands, at
-# 0.05 m 0.10. Trained from it (bench/amp_go1.py continued past 25 min): the same curve up to 800
-# iterations, then 0.19 at 1000 and 0.17 at 1200 against 0.27 and 0.23 at the standing stance.
+# 0.05 m 0.10. Trained (bench/amp_go1.py --minutes 45): the same curve as the standing stance up to
+# 800 iterations, then 0.24 / 0.19 / 0.17 at 900 / 1000 / 1200 against 0.30 / 0.27 / 0.23.
 PACE_STANCE_HALF_WIDTH = 0.05
 
 
