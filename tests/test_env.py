@@ -376,9 +376,9 @@ def critic_term(env, name: str) -> torch.Tensor:
     """(N, width) the columns of term ``name`` in the env's current critic observation."""
     critic = env.get_observations()[1]["observations"]["critic"]
     layout = env.observation_layout()["critic"]
-    names = [term for term, _ in layout]
-    start = sum(width for _, width in layout[: names.index(name)])
-    return critic[:, start : start + layout[names.index(name)][1]]
+    index = [term for term, _ in layout].index(name)
+    start = sum(width for _, width in layout[:index])
+    return critic[:, start : start + layout[index][1]]
 
 
 def test_randomized_parameters_differ_across_envs_and_show_in_the_critic():
