@@ -602,8 +602,9 @@ def test_collect_killed_leaves_only_whole_files_and_resumes(tiny_run, tmp_path):
         save_dir = tmp_path / f"demos_{attempt}"
         start_and_kill_collect(log_root, save_dir)
         assert_clean_dataset(save_dir)
-        killed_numbers = set(files.list_trajectory_dirs(save_dir))
-        unfinished = [k for k, f in files.list_trajectory_dirs(save_dir).items() if read_trajectory(f) is None]
+        killed = files.list_trajectory_dirs(save_dir)
+        killed_numbers = set(killed)
+        unfinished = [k for k, f in killed.items() if read_trajectory(f) is None]
         if unfinished:
             break
     assert unfinished, "three kills in a row found every trajectory closed"
