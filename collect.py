@@ -96,7 +96,7 @@ def load_policy_and_env(args: argparse.Namespace, seed: int):
     from legged_train.config import apply_overrides, resolve_device, split_env_train_overrides
     from legged_train.demonstrations import ActorPolicy
     from legged_train.runners.base import check_identity
-    from tasks import get_task
+    from legged_train.tasks import get_task
     from train import UserError, experiment_name_of, load_run_configs, make_runner
 
     task = get_task(args.task)
@@ -111,7 +111,7 @@ def load_policy_and_env(args: argparse.Namespace, seed: int):
         raise UserError(f"--set: collect.py takes env.<field> overrides only; got train fields {sorted(train_set)}")
     apply_overrides(env_cfg, env_set)
     if args.motion:
-        from envs.legged_config import ObservationGroupConfig
+        from legged_train.envs.legged_config import ObservationGroupConfig
         from legged_train.motions.from_demonstrations import MOTION_GROUP, MOTION_TERMS
 
         if not hasattr(env_cfg, "observations"):

@@ -156,7 +156,7 @@ def make_env(args: argparse.Namespace, student_run: str, teacher_path: str, teac
     observation group added from the teacher's run when the student's env lacks it."""
     from legged_train.checkpoint import list_checkpoints, read_checkpoint_dict
     from legged_train.config import apply_overrides, resolve_device, split_env_train_overrides
-    from tasks import get_task
+    from legged_train.tasks import get_task
     from train import UserError, load_run_configs
 
     newest = list_checkpoints(student_run)[-1]

@@ -103,7 +103,7 @@ def play_commands(env, policy, segments, video_path, width, height, open_viewer,
 
     renderer = frames = viewer = None
     if video_path is not None:
-        from envs.render import OffscreenRenderer
+        from legged_train.envs.render import OffscreenRenderer
 
         renderer, frames = OffscreenRenderer(env.mj_model, width=width, height=height, track_body=env.cfg.robot.base_body), []
         # Render every k-th policy step: software GL takes a good part of a second per frame.
@@ -137,7 +137,7 @@ def play_commands(env, policy, segments, video_path, width, height, open_viewer,
             rms_error = round(float((speed_error / steps).sqrt()), 4)
             results.append({"command": command, "seconds": seconds, "falls": falls, "rms_error": rms_error})
     if renderer is not None:
-        from envs.render import write_mp4
+        from legged_train.envs.render import write_mp4
 
         os.makedirs(os.path.dirname(os.path.abspath(video_path)), exist_ok=True)
         write_mp4(frames, video_path, fps=1.0 / (env.step_dt * frame_every))
@@ -303,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     from legged_train.config import resolve_device
     from legged_train.evaluation import is_legged_env, standard_evaluation
     from legged_train.runners.base import check_identity
-    from tasks import get_task
+    from legged_train.tasks import get_task
     from train import UserError, experiment_name_of, fail, load_run_configs, make_runner
 
     # Anything wrong with what the user gave: one line, exit 2.

@@ -284,7 +284,7 @@ def add_video_callback(runner, env, run_dir: str, args) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from tasks import list_tasks
+    from legged_train.tasks import list_tasks
 
     if args.list:
         print("\n".join(list_tasks()))
@@ -351,7 +351,7 @@ def setup(args: argparse.Namespace):
     from legged_train.checkpoint import find_checkpoint, read_checkpoint_dict, set_seed
     from legged_train.config import resolve_device
     from legged_train.runners.base import check_identity
-    from tasks import get_task
+    from legged_train.tasks import get_task
 
     task = get_task(args.task)
     resume_path = checkpoint = None

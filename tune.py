@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         fail(parser, "tune.py needs Optuna: pip install -e \".[tune]\"")
     from legged_train.checkpoint import set_seed
     from legged_train.config import apply_overrides, split_env_train_overrides
-    from tasks import get_task
+    from legged_train.tasks import get_task
 
     try:
         for name in ("trials", "iterations"):

@@ -27,13 +27,13 @@ import torch
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from envs.observations import quat_rotate_inverse  # noqa: E402
+from legged_train.envs.observations import quat_rotate_inverse  # noqa: E402
 from legged_train.checkpoint import set_seed  # noqa: E402
 from legged_train.config import apply_overrides, split_env_train_overrides  # noqa: E402
 from legged_train.evaluation import standard_evaluation  # noqa: E402
 from legged_train.motions.generate import foot_pairs, gait_agreement  # noqa: E402
 from legged_train.runners.amp_policy_runner import AmpPolicyRunner  # noqa: E402
-from tasks import get_task  # noqa: E402
+from legged_train.tasks import get_task  # noqa: E402
 
 GAIT_ENVS, GAIT_SECONDS, GAIT_WARMUP_S = 64, 6.0, 1.0
 

@@ -26,8 +26,8 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from envs.backend import make_backend, resolve_backend_name  # noqa: E402
-from tasks import get_task  # noqa: E402
+from legged_train.envs.backend import make_backend, resolve_backend_name  # noqa: E402
+from legged_train.tasks import get_task  # noqa: E402
 
 
 def main() -> None:

@@ -26,7 +26,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from legged_train.runners.off_policy_runner import OffPolicyRunner  # noqa: E402
-from tasks import get_task  # noqa: E402
+from legged_train.tasks import get_task  # noqa: E402
 
 BENCHMARKS = {
     # name: (task, target mean eval return, env-step budget, eval every N env steps)

@@ -30,12 +30,12 @@ import torch
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from envs.threads import torch_threads  # noqa: E402
+from legged_train.envs.threads import torch_threads  # noqa: E402
 from legged_train.checkpoint import set_seed  # noqa: E402
 from legged_train.config import apply_overrides, resolve_device, split_env_train_overrides  # noqa: E402
 from legged_train.evaluation import standard_evaluation  # noqa: E402
 from legged_train.runners.on_policy_runner import OnPolicyRunner  # noqa: E402
-from tasks import get_task  # noqa: E402
+from legged_train.tasks import get_task  # noqa: E402
 
 
 def env_only_throughput(env, threads: int, steps: int = 50, rounds: int = 5) -> float:

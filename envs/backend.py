@@ -108,7 +108,7 @@ def resolve_backend_name(name: str, device: torch.device) -> str:
         return name
     if device.type != "cuda":
         return "mjbatch"
-    from envs.warp_backend import INSTALL_HINT, warp_available
+    from legged_train.envs.warp_backend import INSTALL_HINT, warp_available
 
     if warp_available():
         return "warp"
@@ -120,9 +120,9 @@ def make_backend(model: mujoco.MjModel, num_envs: int, sim_cfg, device: torch.de
     """The backend `sim_cfg.backend` names ("auto", "mjbatch" or "warp") for `num_envs` copies of `model`."""
     name = resolve_backend_name(sim_cfg.backend, torch.device(device))
     if name == "warp":
-        from envs.warp_backend import WarpBackend
+        from legged_train.envs.warp_backend import WarpBackend
 
         return WarpBackend(model, num_envs, device)
-    from envs.mjbatch_backend import MjBatchBackend
+    from legged_train.envs.mjbatch_backend import MjBatchBackend
 
     return MjBatchBackend(model, num_envs, sim_cfg.num_threads)

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
-from envs.vec_env import VecEnv
+from legged_train.envs.vec_env import VecEnv
 
 EnvFactory = Callable[[], gym.Env]
 

@@ -44,7 +44,7 @@ import torch
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from envs.vec_env import VecEnv
+from legged_train.envs.vec_env import VecEnv
 
 try:  # Stable-Baselines3 is optional (the dev extra): only Sb3VecEnv needs it.
     from stable_baselines3.common.vec_env import VecEnv as _Sb3VecEnvBase
@@ -61,7 +61,7 @@ class GymnasiumVectorEnv(VectorEnv):
     """``gymnasium.vector.VectorEnv`` view of one of our envs (see the module docstring for the contract).
 
     Args:
-        env: an env with the ``envs.vec_env.VecEnv`` API and continuous actions, e.g. a legged env.
+        env: an env with the ``legged_train.envs.vec_env.VecEnv`` API and continuous actions, e.g. a legged env.
         action_bound: half-width of the action box; ``None`` takes ``env.cfg.clip_actions``.
     """
 
@@ -141,9 +141,9 @@ def make_gymnasium_env(
     nested fields take ``__`` for the dot: ``make_gymnasium_env("go1_flat", num_envs=64, seed=3,
     episode_length_s=10.0, sim__num_threads=1)``. A wrong field or value is an error naming it.
     """
-    from envs.legged_config import LeggedEnvConfig
+    from legged_train.envs.legged_config import LeggedEnvConfig
     from legged_train.config import apply_overrides
-    from tasks import get_task, list_tasks
+    from legged_train.tasks import get_task, list_tasks
 
     task = get_task(task_name)
     if not isinstance(task.env_cfg, LeggedEnvConfig):

@@ -6,7 +6,7 @@ import math
 import numbers
 from dataclasses import dataclass, field
 
-from envs.robot import RobotConfig
+from legged_train.envs.robot import RobotConfig
 
 
 SIM_BACKENDS = ("auto", "mjbatch", "warp")
@@ -57,7 +57,7 @@ SENSOR_NOISE = {
 
 @dataclass
 class ObservationTermConfig:
-    """One block of an observation group: a term of ``envs.observations`` by name.
+    """One block of an observation group: a term of ``legged_train.envs.observations`` by name.
 
     ``noise``: half-width of the uniform noise added to the raw value, in the term's units; 0 is
     clean; None takes the sensor's from ``LeggedEnvConfig.noise`` (see ``SENSOR_NOISE``).
@@ -104,7 +104,7 @@ class RewardsConfig:
     """Weights are per second of simulated time: each term is scaled by the policy dt.
 
     A weight of 0 turns a term off (it is then not even computed). Names are those of
-    `envs.rewards`; an unknown name is an error that lists the known ones."""
+    `legged_train.envs.rewards`; an unknown name is an error that lists the known ones."""
 
     weights: dict[str, float] = field(
         default_factory=lambda: {
@@ -232,7 +232,7 @@ class LeggedEnvConfig:
         self.robot.validate()
 
     def _validate_observations(self, need) -> None:
-        from envs.observations import OBSERVATION_TERMS  # here, not at the top: the config needs no torch
+        from legged_train.envs.observations import OBSERVATION_TERMS  # here, not at the top: the config needs no torch
 
         groups = self.observations
         need(isinstance(groups, dict), "observations", groups, "must map group names to ObservationGroupConfig")

@@ -13,13 +13,13 @@ import math
 import numpy as np
 import torch
 
-from envs import rewards
-from envs.backend import PhysicsBackend, make_backend
-from envs.legged_config import LeggedEnvConfig
-from envs.observations import ObservationGroup
-from envs.robot import GYRO, UP, VELOCIMETER, build_model, foot_touch_sensor
-from envs.threads import torch_threads
-from envs.vec_env import VecEnv
+from legged_train.envs import rewards
+from legged_train.envs.backend import PhysicsBackend, make_backend
+from legged_train.envs.legged_config import LeggedEnvConfig
+from legged_train.envs.observations import ObservationGroup
+from legged_train.envs.robot import GYRO, UP, VELOCIMETER, build_model, foot_touch_sensor
+from legged_train.envs.threads import torch_threads
+from legged_train.envs.vec_env import VecEnv
 
 GAIT_FREQUENCY = 2.0  # Hz, of the gait clock (observation and gait_phase reward)
 

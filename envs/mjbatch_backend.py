@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from mjbatch import Batch
 
-from envs.backend import PhysicsBackend
+from legged_train.envs.backend import PhysicsBackend
 
 
 class MjBatchBackend(PhysicsBackend):

@@ -12,7 +12,7 @@ groups in ``extras["observations"]``; ``RslRlVecEnv`` repackages them and forwar
 - ``extras["time_outs"]``: the time-limit truncations, which rsl_rl's PPO bootstraps;
 - ``extras["log"]``: on steps where an env finished, the per-term episode reward sums and tracking
   errors, which rsl_rl's logger writes as ``Episode/<key>``;
-- the other extras of ``envs.vec_env`` (``terminated``, ``truncated``, ``final_observation``, ...)
+- the other extras of ``legged_train.envs.vec_env`` (``terminated``, ``truncated``, ``final_observation``, ...)
   unchanged; only ``extras["observations"]`` is dropped, as its groups are the returned TensorDict.
 
 rsl_rl's runner steps the env inside ``torch.inference_mode``, as our runners do; ``reset`` runs in
@@ -27,14 +27,14 @@ import torch
 from rsl_rl.env import VecEnv as RslRlVecEnvBase
 from tensordict import TensorDict
 
-from envs.vec_env import VecEnv
+from legged_train.envs.vec_env import VecEnv
 
 
 class RslRlVecEnv(RslRlVecEnvBase):
     """rsl_rl 5 view of one of our vectorized envs.
 
     Args:
-        env: any env with the ``envs.vec_env.VecEnv`` API, e.g. ``task.make_env(task.env_cfg, "cpu")``.
+        env: any env with the ``legged_train.envs.vec_env.VecEnv`` API, e.g. ``task.make_env(task.env_cfg, "cpu")``.
 
     Attributes rsl_rl reads: ``num_envs``, ``num_actions``, ``max_episode_length``, ``device``,
     ``cfg`` (the env config, which rsl_rl's W&B / Neptune writers upload), ``episode_length_buf``

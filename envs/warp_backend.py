@@ -17,7 +17,7 @@ from typing import Callable
 import mujoco
 import torch
 
-from envs.backend import PhysicsBackend
+from legged_train.envs.backend import PhysicsBackend
 
 INSTALL_HINT = "pip install 'legged-train[gpu]' (mujoco-warp and warp-lang)"
 # The data fields the env reads as tensors, in the shapes the mjbatch backend gives them.

@@ -26,8 +26,8 @@ from typing import Callable
 
 import torch
 
-from envs import rewards
-from envs.legged_env import LeggedVelocityEnv, is_legged_env
+from legged_train.envs import rewards
+from legged_train.envs.legged_env import LeggedVelocityEnv, is_legged_env
 
 NUM_ENVS = 256
 SEED = 0

@@ -18,7 +18,7 @@ def record_clip(
 
     The copy is separate from the training env, so recording never changes what training sees.
     ``obs_group``: the observation group fed to ``policy`` (default: its own ``obs_group``, else "policy")."""
-    from envs.render import OffscreenRenderer, write_mp4
+    from legged_train.envs.render import OffscreenRenderer, write_mp4
     from legged_train.evaluation import policy_obs_group
     from legged_train.runners.base import observation_group
 

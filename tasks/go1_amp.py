@@ -14,10 +14,10 @@ import dataclasses
 import itertools
 import os
 
-from envs.legged_config import LeggedEnvConfig, ObservationGroupConfig
-from envs.legged_env import make_legged_env
-from tasks.go1_flat import go1_flat_train
-from tasks.registry import register_task
+from legged_train.envs.legged_config import LeggedEnvConfig, ObservationGroupConfig
+from legged_train.envs.legged_env import make_legged_env
+from legged_train.tasks.go1_flat import go1_flat_train
+from legged_train.tasks.registry import register_task
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Forward m/s, lateral m/s, yaw rad/s: every combination is one reference clip.
@@ -45,7 +45,7 @@ PACE_STANCE_HALF_WIDTH = 0.05
 
 def reference_clips(gait: str, commands=REFERENCE_COMMANDS, folder: str | None = None) -> str:
     """The folder of Go1 ``gait`` clips for ``commands``, generating the clips that are missing."""
-    from envs.robot import RobotConfig
+    from legged_train.envs.robot import RobotConfig
     from legged_train.motions.generate import GaitSpec, generate_gait_clip
 
     folder = folder or os.path.join(PROJECT_ROOT, "data", "motions", f"go1_{gait}")

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from envs.legged_env import make_legged_env
-from tasks.go1_flat import go1_flat_env, go1_flat_train
-from tasks.registry import register_task
+from legged_train.envs.legged_env import make_legged_env
+from legged_train.tasks.go1_flat import go1_flat_env, go1_flat_train
+from legged_train.tasks.registry import register_task
 
 # The pretraining phase outlasts any run: the student only ever learns from the teacher's labels.
 WHOLE_RUN = 1_000_000_000

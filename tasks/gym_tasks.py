@@ -13,8 +13,8 @@ from typing import Any, Callable
 
 import torch
 
-from envs.gym_wrapper import GymVecEnv, make_gym_vec_env
-from tasks.registry import register_task
+from legged_train.envs.gym_wrapper import GymVecEnv, make_gym_vec_env
+from legged_train.tasks.registry import register_task
 
 
 @dataclass

@@ -29,7 +29,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from envs.vec_env import VecEnv
+from legged_train.envs.vec_env import VecEnv
 
 ENTRY_POINT_GROUP = "legged_train.tasks"
 

@@ -82,7 +82,7 @@ def test_replay_buffer_is_a_ring_of_the_newest_transitions():
 @pytest.fixture(scope="module")
 def trot_clips(tmp_path_factory):
     folder = tmp_path_factory.mktemp("clips")
-    from envs.robot import RobotConfig
+    from legged_train.envs.robot import RobotConfig
 
     for speed, yaw in ((0.5, 0.0), (0.3, 0.6)):
         generate_gait_clip(RobotConfig(), GaitSpec(gait="trot", speed=speed, yaw_rate=yaw, duration=1.0)).save(
@@ -93,7 +93,7 @@ def trot_clips(tmp_path_factory):
 
 def amp_task(num_envs: int, clips, **train_overrides):
     from legged_train.config import apply_overrides
-    from tasks import get_task
+    from legged_train.tasks import get_task
 
     task = get_task("go1_amp")
     task.env_cfg.num_envs = num_envs

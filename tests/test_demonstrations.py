@@ -17,7 +17,7 @@ import torch
 from legged_train.algorithms.ppo import PPO, PPOConfig
 from legged_train.demonstrations import ActorPolicy, DemonstrationSaver, RolloutDataset, read_trajectory
 from legged_train.demonstrations import files
-from tasks import get_task
+from legged_train.tasks import get_task
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL_NETS = {"actor_cfg": {"hidden_dims": [32]}, "critic_cfg": {"hidden_dims": [32]}}
@@ -526,7 +526,7 @@ def test_collect_cli_end_to_end(tiny_run, tmp_path):
 
 def test_a_policys_gait_becomes_a_motion_clip(tiny_run, tmp_path):
     import collect
-    from envs.robot import RobotConfig
+    from legged_train.envs.robot import RobotConfig
     from legged_train.motions.__main__ import main as motions_main
     from legged_train.motions.clip import MotionClip
 
@@ -543,7 +543,7 @@ def test_a_policys_gait_becomes_a_motion_clip(tiny_run, tmp_path):
     # The clip's joint angles are the simulated ones: the critic's (relative, clean) joint_pos plus the standing pose.
     critic_joint_pos = recorded["obs"]["critic"][:, 6:18]
     robot = RobotConfig()
-    from envs.robot import build_model
+    from legged_train.envs.robot import build_model
 
     build_model(robot, 0.004, False)  # fills the standing pose from the file
     assert np.allclose(clip.joint_pos - np.asarray(robot.default_joint_pos), critic_joint_pos, atol=1e-5)

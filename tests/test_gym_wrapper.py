@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from envs.gym_wrapper import GymVecEnv, make_gym_vec_env
+from legged_train.envs.gym_wrapper import GymVecEnv, make_gym_vec_env
 
 
 def reference_rollout(env_id: str, seed: int, actions: list, max_episode_steps: int | None = None):

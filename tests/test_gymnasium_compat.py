@@ -10,8 +10,8 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import VecEnv as Sb3VecEnvBase
 from stable_baselines3.common.vec_env import VecMonitor
 
-from envs.gymnasium_env import GymnasiumVectorEnv, Sb3VecEnv, make_gymnasium_env
-from tasks import get_task
+from legged_train.envs.gymnasium_env import GymnasiumVectorEnv, Sb3VecEnv, make_gymnasium_env
+from legged_train.tasks import get_task
 
 
 def make_raw_env(num_envs: int, **fields):

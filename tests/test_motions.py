@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from envs.robot import RobotConfig
+from legged_train.envs.robot import RobotConfig
 from legged_train.motions.clip import MotionClip, quat_multiply, yaw_quat
 from legged_train.motions.generate import GaitSpec, foot_pairs, foot_targets, forward_feet, gait_agreement, generate_gait_clip
 
@@ -82,7 +82,7 @@ def test_generated_trot_follows_its_foot_trajectories_within_1mm():
     targets, contact = foot_targets(spec, times, design_neutral, offsets, clip.meta["base_height"], robot.foot_radius)
     assert np.abs(fk - targets).max() < 1e-3
     # Joints within the model's limits.
-    from envs.robot import build_model
+    from legged_train.envs.robot import build_model
 
     model = build_model(RobotConfig(check_standing=False), 0.004, False)
     ranges = np.array([model.joint(j).range for j in robot.joint_names])
@@ -99,7 +99,7 @@ def test_generated_trot_follows_its_foot_trajectories_within_1mm():
 def _standing_neutral(robot: RobotConfig) -> np.ndarray:
     import mujoco
 
-    from envs.robot import _feet_on_floor, build_model
+    from legged_train.envs.robot import _feet_on_floor, build_model
 
     robot = RobotConfig(check_standing=False)
     model = build_model(robot, 0.004, False)
@@ -217,7 +217,7 @@ def test_bad_motion_input_gives_one_clear_line(tmp_path):
 
 
 def test_task_clips_are_made_once_and_again_when_the_generator_changed(tmp_path):
-    from tasks.go1_amp import PACE_STANCE_HALF_WIDTH, reference_clips
+    from legged_train.tasks.go1_amp import PACE_STANCE_HALF_WIDTH, reference_clips
 
     folder = reference_clips("pace", commands=[(0.4, 0.0, 0.0)], folder=str(tmp_path))
     (path,) = tmp_path.glob("*.npz")

@@ -8,7 +8,7 @@ import os
 import pytest
 import torch
 
-from envs.gym_wrapper import make_gym_vec_env
+from legged_train.envs.gym_wrapper import make_gym_vec_env
 from event_files import read_scalars
 from legged_train.algorithms.dqn import MLPQNetwork
 from legged_train.algorithms.ppo import PPOConfig

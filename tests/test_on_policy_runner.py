@@ -5,7 +5,7 @@ import os
 import pytest
 import torch
 
-from envs.vec_env import VecEnv
+from legged_train.envs.vec_env import VecEnv
 from legged_train.algorithms.ppo import PPO
 from legged_train.networks import MLPActor, MLPCritic
 from legged_train.runners.base import NonFiniteError

@@ -261,8 +261,8 @@ def test_runner_eval_resets_the_policy_memory_of_finished_episodes(monkeypatch):
 
 
 def test_standard_evaluation_and_play_reset_a_recurrent_policy():
-    from envs.legged_config import LeggedEnvConfig
-    from envs.legged_env import LeggedVelocityEnv
+    from legged_train.envs.legged_config import LeggedEnvConfig
+    from legged_train.envs.legged_env import LeggedVelocityEnv
     from legged_train.evaluation import standard_evaluation
     from play import play_commands
 

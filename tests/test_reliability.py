@@ -119,7 +119,7 @@ def test_kill_9_then_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path):
 
 
 def test_env_state_round_trip_continues_the_same_trajectory():
-    from tasks import get_task
+    from legged_train.tasks import get_task
 
     task = get_task("go1_flat")
     cfg = task.env_cfg

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import torch
 
-from envs.legged_config import LeggedEnvConfig
-from envs.legged_env import LeggedVelocityEnv
-from envs.robot import GO1_EFFORT_LIMITS, GO1_STANDING_POSE, RobotConfig, build_model, check_standing
+from legged_train.envs.legged_config import LeggedEnvConfig
+from legged_train.envs.legged_env import LeggedVelocityEnv
+from legged_train.envs.robot import GO1_EFFORT_LIMITS, GO1_STANDING_POSE, RobotConfig, build_model, check_standing
 
 ASSETS = os.path.join(os.path.dirname(__file__), "assets")
 STAND = [0.0, 0.8, -1.6] * 4
@@ -258,7 +258,7 @@ def test_bad_robot_fields_name_the_field_and_value():
 
 
 def test_a_video_frame_tracks_a_base_not_named_trunk():
-    from envs.render import OffscreenRenderer
+    from legged_train.envs.render import OffscreenRenderer
 
     robot = RobotConfig(
         mjcf_path=os.path.join(ASSETS, "minidog.xml"), base_body="base", foot_radius=0.018, kp=15.0, kd=0.3,

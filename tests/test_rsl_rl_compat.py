@@ -10,10 +10,10 @@ from rsl_rl.env import VecEnv as RslRlVecEnvBase
 from rsl_rl.runners import OnPolicyRunner as RslRlOnPolicyRunner
 from tensordict import TensorDict
 
-from envs.rsl_rl_env import RslRlVecEnv
+from legged_train.envs.rsl_rl_env import RslRlVecEnv
 from legged_train.algorithms.ppo import ppo_config_from_dict
 from legged_train.runners.on_policy_runner import OnPolicyRunner
-from tasks import get_task
+from legged_train.tasks import get_task
 
 NUM_ENVS = 16
 

@@ -12,18 +12,18 @@ import textwrap
 import pytest
 import torch
 
-from envs.legged_env import make_legged_env
-from tasks import registry
-from tasks.registry import ENTRY_POINT_GROUP, UnknownTaskError, get_task, list_tasks
+from legged_train.envs.legged_env import make_legged_env
+from legged_train.tasks import registry
+from legged_train.tasks.registry import ENTRY_POINT_GROUP, UnknownTaskError, get_task, list_tasks
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # A user's task module: the Go1 configs, small, under other names, in every form an attribute may take.
 USER_TASKS = '''
 """My own tasks, outside the legged-train package."""
-from envs.legged_env import make_legged_env
-from tasks import Task, register_task
-from tasks.go1_flat import go1_flat_env, go1_flat_train
+from legged_train.envs.legged_env import make_legged_env
+from legged_train.tasks import Task, register_task
+from legged_train.tasks.go1_flat import go1_flat_env, go1_flat_train
 
 
 def small_env():

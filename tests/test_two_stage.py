@@ -11,7 +11,7 @@ from event_files import read_scalars
 from legged_train.demonstrations import ActorPolicy, DemonstrationSaver
 from legged_train.networks import MLPActor
 from legged_train.runners.two_stage_runner import PretrainDatasetConfig, TwoStagePPOConfig, TwoStageRunner
-from tasks import get_task
+from legged_train.tasks import get_task
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

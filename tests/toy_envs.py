@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from envs.vec_env import VecEnv
+from legged_train.envs.vec_env import VecEnv
 
 
 class PointMassEnv(VecEnv):

@@ -15,11 +15,11 @@ import sys
 
 
 def robot_config(name: str):
-    from envs.robot import RobotConfig
+    from legged_train.envs.robot import RobotConfig
 
     if name == "go1":
         return RobotConfig()
-    from tasks import get_task
+    from legged_train.tasks import get_task
 
     robot = getattr(getattr(get_task(name), "env_cfg", None), "robot", None)
     if robot is None:

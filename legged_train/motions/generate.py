@@ -26,7 +26,7 @@ import dataclasses
 import mujoco
 import numpy as np
 
-from envs.robot import RobotConfig, _feet_on_floor, build_model
+from legged_train.envs.robot import RobotConfig, _feet_on_floor, build_model
 from legged_train.motions.clip import MotionClip, yaw_quat
 
 GAITS = ("trot", "pace", "bound")

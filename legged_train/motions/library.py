@@ -16,8 +16,8 @@ import mujoco
 import numpy as np
 import torch
 
-from envs.mjbatch_backend import MjBatchBackend
-from envs.observations import ObservationGroup, quat_rotate_inverse
+from legged_train.envs.mjbatch_backend import MjBatchBackend
+from legged_train.envs.observations import ObservationGroup, quat_rotate_inverse
 from legged_train.motions.clip import MotionClip
 
 

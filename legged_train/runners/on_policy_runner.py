@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from envs.threads import torch_threads
+from legged_train.envs.threads import torch_threads
 from legged_train import distributed
 from legged_train.algorithms.ppo import PPO, PPOConfig, num_iterations_for, ppo_config_from_dict
 from legged_train.logger import flatten_extras
