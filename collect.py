@@ -97,7 +97,8 @@ def load_policy_and_env(args: argparse.Namespace, seed: int):
     from legged_train.demonstrations import ActorPolicy
     from legged_train.runners.base import check_identity
     from legged_train.tasks import get_task
-    from train import UserError, experiment_name_of, load_run_configs, make_runner
+    from train import UserError, experiment_name_of, load_run_configs
+    from legged_train.runners.registry import make_runner
 
     task = get_task(args.task)
     experiment = experiment_name_of(task.name, args.experiment_name)

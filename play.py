@@ -304,7 +304,8 @@ def main(argv: list[str] | None = None) -> int:
     from legged_train.evaluation import is_legged_env, standard_evaluation
     from legged_train.runners.base import check_identity
     from legged_train.tasks import get_task
-    from train import UserError, experiment_name_of, fail, load_run_configs, make_runner
+    from train import UserError, experiment_name_of, fail, load_run_configs
+    from legged_train.runners.registry import make_runner
 
     # Anything wrong with what the user gave: one line, exit 2.
     user_errors = (UserError, CheckpointError, KeyError, ValueError, TypeError, FileNotFoundError, ImportError)

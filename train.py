@@ -40,6 +40,7 @@ if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
     os.environ.setdefault("MUJOCO_GL", "egl")
 
 from legged_train.config import RunnerConfig, apply_overrides, config_to_dict, split_env_train_overrides  # noqa: E402
+from legged_train.runners.registry import make_runner  # noqa: E402
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 # Run and experiment names become folder names: no separators, no "..", no hidden files.
@@ -204,45 +205,6 @@ def new_run_dir(log_root: str, experiment_name: str, run_name: str) -> str:
         run_dir = os.path.join(log_root, experiment_name, f"{name}_{suffix}")
         suffix += 1
     return run_dir
-
-
-def make_runner(env, train_cfg, log_dir: str | None, device, **runner_kwargs):
-    """Pick the runner from the training config's type; ``runner_kwargs`` (``eval_env=``...) go to it.
-
-    ``log_dir=None`` writes nothing (play.py replays a run that way).
-    """
-    from legged_train.algorithms.amp import AMPConfig
-    from legged_train.algorithms.dqn import DQNConfig
-    from legged_train.algorithms.ppo import PPOConfig
-    from legged_train.algorithms.sac import SACConfig
-
-    from legged_train.algorithms.distillation import DistillationConfig
-    from legged_train.runners.two_stage_runner import TwoStagePPOConfig
-
-    if isinstance(train_cfg, AMPConfig):
-        from legged_train.runners.amp_policy_runner import AmpPolicyRunner
-
-        return AmpPolicyRunner(env, cfg=train_cfg, log_dir=log_dir, device=device, **runner_kwargs)
-    if isinstance(train_cfg, DistillationConfig):
-        from legged_train.runners.distillation_runner import DistillationRunner
-
-        return DistillationRunner(env, cfg=train_cfg, log_dir=log_dir, device=device, **runner_kwargs)
-    if isinstance(train_cfg, TwoStagePPOConfig):
-        from legged_train.runners.two_stage_runner import TwoStageRunner
-
-        return TwoStageRunner(env, cfg=train_cfg, log_dir=log_dir, device=device, **runner_kwargs)
-    if isinstance(train_cfg, PPOConfig):
-        from legged_train.runners.on_policy_runner import OnPolicyRunner
-
-        return OnPolicyRunner(env, cfg=train_cfg, log_dir=log_dir, device=device, **runner_kwargs)
-    if isinstance(train_cfg, (DQNConfig, SACConfig)):
-        from legged_train.runners.off_policy_runner import OffPolicyRunner
-
-        return OffPolicyRunner(env=env, cfg=train_cfg, log_dir=log_dir, device=device, **runner_kwargs)
-    raise TypeError(
-        f"no runner for {type(train_cfg).__name__}; supported: PPOConfig, AMPConfig, TwoStagePPOConfig, DistillationConfig, "
-        "DQNConfig, SACConfig"
-    )
 
 
 @contextmanager

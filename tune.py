@@ -17,7 +17,9 @@ import json
 import os
 import sys
 
-from train import ROOT, UserError, fail, make_runner
+from train import ROOT, UserError, fail
+
+from legged_train.runners.registry import make_runner
 
 DISTRIBUTIONS = ("float", "int", "categorical")
 

@@ -28,7 +28,8 @@ from legged_train.algorithms.distillation import load_teacher  # noqa: E402
 from legged_train.checkpoint import list_checkpoints, list_runs, read_checkpoint_dict  # noqa: E402
 from legged_train.evaluation import standard_evaluation  # noqa: E402
 from legged_train.tasks import get_task  # noqa: E402
-from train import load_run_configs, make_runner  # noqa: E402
+from train import load_run_configs  # noqa: E402
+from legged_train.runners.registry import make_runner  # noqa: E402
 
 
 def emit(record: dict) -> None:

@@ -32,7 +32,8 @@ from legged_train.checkpoint import list_checkpoints, read_checkpoint_dict, set_
 from legged_train.config import apply_overrides  # noqa: E402
 from legged_train.evaluation import standard_evaluation  # noqa: E402
 from legged_train.tasks import get_task  # noqa: E402
-from train import load_run_configs, make_runner  # noqa: E402
+from train import load_run_configs  # noqa: E402
+from legged_train.runners.registry import make_runner  # noqa: E402
 
 TARGET_RMSD_GAP = 0.03  # m/s
 TARGET_FALL_RATE = 0.02

@@ -29,7 +29,7 @@ from legged_train.checkpoint import set_seed  # noqa: E402
 from legged_train.config import apply_overrides  # noqa: E402
 from legged_train.evaluation import standard_evaluation  # noqa: E402
 from legged_train.tasks import get_task  # noqa: E402
-from train import make_runner  # noqa: E402
+from legged_train.runners.registry import make_runner  # noqa: E402
 
 
 def emit(record: dict) -> None:
