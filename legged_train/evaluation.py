@@ -28,6 +28,7 @@ import torch
 
 from legged_train.envs import rewards
 from legged_train.envs.legged_env import LeggedVelocityEnv, is_legged_env
+from legged_train.observation_groups import observation_group
 
 NUM_ENVS = 256
 SEED = 0
@@ -80,8 +81,6 @@ def standard_evaluation(
 
 
 def _measure(env: LeggedVelocityEnv, policy, device, obs_group: str) -> dict[str, float]:
-    from legged_train.runners.base import observation_group
-
     n = env.num_envs
     commands = standard_commands(n).to(env.device)
     env.set_commands(commands, hold=True)

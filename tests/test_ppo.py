@@ -11,9 +11,9 @@ from legged_train.algorithms.ppo import (
     adaptive_learning_rate,
     gaussian_kl,
     linear_learning_rate,
-    ppo_config_from_dict,
 )
 from legged_train.networks import EmpiricalNormalization, MLPActor
+from legged_train.rsl_rl_config import ppo_config_from_dict
 from legged_train.storage import RolloutStorage, compute_gae
 from toy_envs import PointMassEnv, small_cfg
 

@@ -11,7 +11,7 @@ from rsl_rl.runners import OnPolicyRunner as RslRlOnPolicyRunner
 from tensordict import TensorDict
 
 from legged_train.envs.rsl_rl_env import RslRlVecEnv
-from legged_train.algorithms.ppo import ppo_config_from_dict
+from legged_train.rsl_rl_config import ppo_config_from_dict
 from legged_train.runners.on_policy_runner import OnPolicyRunner
 from legged_train.tasks import get_task
 

@@ -23,11 +23,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from legged_train.algorithms.ppo import PPO, PPOConfig, observation_group_width
+from legged_train.algorithms.ppo import PPO, PPOConfig
 from legged_train.config import check_fields
 from legged_train.distributed import average_gradients
 from legged_train.finite import check_finite, check_module_finite
 from legged_train.networks import EmpiricalNormalization, make_mlp
+from legged_train.observation_groups import observation_group_width
 
 DISCRIMINATOR_LOSSES = ("lsq", "bce")
 
@@ -36,7 +37,7 @@ DISCRIMINATOR_LOSSES = ("lsq", "bce")
 class AMPConfig(PPOConfig):
     amp_obs_group: str = "amp"  # the env's observation group the discriminator sees
     # Reference clips (.npz of legged_train.motions, or AMP-for-hardware .json) or folders of them;
-    # relative paths are taken from the project root. A task may generate them (tasks/go1_amp.py).
+    # relative paths are taken from the project root. A task may generate them (tasks/go1/amp.py).
     motion_files: list[str] = field(default_factory=list)
     motion_weights: list[float] | None = None  # per file; None: the clips' own weights
     discriminator_hidden_dims: list[int] = field(default_factory=lambda: [256, 256])

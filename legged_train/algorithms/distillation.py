@@ -21,11 +21,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from legged_train.algorithms.ppo import network_class, observation_group_width
+from legged_train.algorithms.ppo import network_class
 from legged_train.checkpoint import CheckpointError, load_checkpoint_file
 from legged_train.config import RunnerConfig, check_fields, resolve_device
 from legged_train.finite import check_finite, check_module_finite
 from legged_train.networks import RNN_TYPES, MLPActor, RecurrentActor
+from legged_train.observation_groups import observation_group_width
 from legged_train.storage import RolloutStorage
 
 TEACHER_ACT_PROB_SCHEDULES = ("exp", "linear", "tanh")

@@ -17,8 +17,10 @@ import torch
 
 from legged_train.algorithms.amp import AMP, AMPConfig
 from legged_train.config import resolve_device
-from legged_train.runners.base import PROJECT_ROOT, observation_group
+from legged_train.observation_groups import observation_group
+from legged_train.runners.base import PROJECT_ROOT
 from legged_train.runners.on_policy_runner import OnPolicyRunner
+from legged_train.runners.registry import register_runner
 
 
 def build_motion_library(env, cfg: AMPConfig, device):
@@ -104,3 +106,6 @@ class AmpPolicyRunner(OnPolicyRunner):
                 f"accuracy {stats['amp/disc_accuracy']:.2f}  style reward {stats.get('amp/style_reward', float('nan')):.3f}"
             )
         return lines
+
+
+register_runner(AMPConfig, AmpPolicyRunner)

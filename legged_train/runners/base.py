@@ -53,6 +53,7 @@ from legged_train.finite import NonFiniteError, check_finite  # noqa: F401 (re-e
 from legged_train.git_state import store_code_state
 from legged_train.logger import Logger
 from legged_train.networks import reset_hidden_states
+from legged_train.observation_groups import observation_group  # (play.py and video.py import it from here too)
 
 # The repository this package lives in: archived with every run.
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -72,20 +73,6 @@ def check_identity(checkpoint: dict, identity: dict, path: str) -> None:
             f"checkpoint {path!r} was trained on robot {saved_robot['mjcf']} with joints {saved_robot['joint_names']}; "
             f"this env's robot {robot['mjcf']} has joints {robot['joint_names']}"
         )
-
-
-def observation_group(obs: torch.Tensor, extras: dict, group: str) -> torch.Tensor:
-    """The observations of ``group`` from what an env's ``reset`` / ``step`` / ``get_observations``
-    returned: ``obs`` itself for "policy", else ``extras["observations"][group]``.
-
-    Everything that runs a runner's policy on an env feeds it this way, with the runner's
-    ``policy_obs_group`` (a teacher reads "teacher", a student "policy")."""
-    if group == "policy":
-        return obs
-    groups = extras.get("observations") or {}
-    if group not in groups:
-        raise ValueError(f"the env has no observation group {group!r}; its groups: {sorted(groups) or ['policy']}")
-    return groups[group]
 
 
 class BaseRunner:

@@ -22,8 +22,10 @@ from torch import nn
 from legged_train.algorithms.distillation import Distillation, DistillationConfig, load_teacher
 from legged_train.evaluation import is_legged_env, velocity_tracking_error
 from legged_train.finite import check_finite
-from legged_train.runners.base import BaseRunner, observation_group
+from legged_train.observation_groups import observation_group
+from legged_train.runners.base import BaseRunner
 from legged_train.runners.on_policy_runner import OnPolicyRunner
+from legged_train.runners.registry import register_runner
 
 
 class DistillationRunner(OnPolicyRunner):
@@ -115,3 +117,6 @@ class DistillationRunner(OnPolicyRunner):
         if tracking:
             lines.append("  velocity tracking rms (m/s) of the steps driven by the " + "  ".join(tracking))
         return lines
+
+
+register_runner(DistillationConfig, DistillationRunner)

@@ -25,6 +25,7 @@ from legged_train.logger import flatten_extras
 from legged_train.replay_buffer import ReplayBuffer, next_observations_from_step
 from legged_train.finite import NonFiniteError, check_finite, check_reward_terms
 from legged_train.runners.base import BaseRunner, EpisodeStatistics, print_block
+from legged_train.runners.registry import register_runner
 
 
 class OffPolicyRunner(BaseRunner):
@@ -247,3 +248,7 @@ class _LogWindow:
         stats["perf/total_timesteps"] = float(runner.total_timesteps)
         stats.update({name: value / self.extra_counts[name] for name, value in self.extra_sums.items()})
         return stats
+
+
+register_runner(DQNConfig, OffPolicyRunner)
+register_runner(SACConfig, OffPolicyRunner)

@@ -28,10 +28,13 @@ from torch import nn
 
 from legged_train.envs.threads import torch_threads
 from legged_train import distributed
-from legged_train.algorithms.ppo import PPO, PPOConfig, num_iterations_for, ppo_config_from_dict
+from legged_train.algorithms.ppo import PPO, PPOConfig, num_iterations_for
 from legged_train.logger import flatten_extras
 from legged_train.finite import NonFiniteError, check_finite, check_reward_terms, non_finite_parameters
-from legged_train.runners.base import BaseRunner, EpisodeStatistics, observation_group, print_block
+from legged_train.observation_groups import observation_group
+from legged_train.runners.base import BaseRunner, EpisodeStatistics, print_block
+from legged_train.runners.registry import register_runner
+from legged_train.rsl_rl_config import ppo_config_from_dict
 
 ALGORITHMS = ("ppo",)
 
@@ -171,7 +174,7 @@ class OnPolicyRunner(BaseRunner):
 
             learn_started = time.time()
             self._fire("pre_update")
-            update_stats = self.alg.update()
+            update_stats = self.update()
             self._fire("post_update", update_stats)
             self.alg.adjust_schedules(it + 1)
             learning_time = time.time() - learn_started
@@ -221,6 +224,10 @@ class OnPolicyRunner(BaseRunner):
         self.episodes.add(rewards, dones)
         self.total_timesteps += self.env.num_envs * distributed.world_size()  # every rank's steps
         return obs, critic_obs, rewards, dones, extras
+
+    def update(self) -> dict[str, float]:
+        """The learning step of an iteration, on the rollout just stored (subclasses may learn otherwise)."""
+        return self.alg.update()
 
     def _finish_rollout(self, last_critic_obs: torch.Tensor) -> dict[str, float]:
         """After the rollout's last step (under inference mode): PPO's returns; figures for the log."""
@@ -358,3 +365,8 @@ def _resolve_config(given: dict | PPOConfig | None, agent: PPO | None) -> PPOCon
 def _hms(seconds: float) -> str:
     seconds = int(seconds)
     return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+# PPO.learn() delegates here; a PPOConfig task trains here.
+register_runner(PPO, OnPolicyRunner)
+register_runner(PPOConfig, OnPolicyRunner)

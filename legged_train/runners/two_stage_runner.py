@@ -3,7 +3,7 @@
 ``TwoStageRunner`` is an ``OnPolicyRunner`` whose first ``pretrain_iterations`` iterations take
 their transitions from a ``RolloutDataset`` instead of the env (``rollout_step`` is the only loop
 step that changes): the actor learns the dataset's actions by behaviour cloning and the critic the
-dataset's returns (``PPO.collect_transition_from_dataset``). From then on it is plain PPO, starting
+dataset's returns (``legged_train.algorithms.behaviour_cloning``). From then on it is plain PPO, starting
 from the pretrained networks. Dataset figures are logged as ``Perf/dataset_*``.
 
     python train.py --task go1_flat_pretrained --set train.pretrain_dataset.data_dir=data/go1_demos
@@ -29,9 +29,11 @@ from typing import Any
 
 import torch
 
+from legged_train.algorithms.behaviour_cloning import BC_LOSSES, behaviour_cloning_update, store_demonstration
 from legged_train.algorithms.ppo import PPOConfig
 from legged_train.config import check_fields
 from legged_train.runners.on_policy_runner import OnPolicyRunner
+from legged_train.runners.registry import register_runner
 
 
 @dataclass
@@ -72,8 +74,8 @@ class TwoStagePPOConfig(PPOConfig):
         check_fields(self, ("pretrain_iterations",), lambda v: v >= 0, ">= 0")
         if not self.pretrain_dataset.wait_for_data_s >= 0:
             raise ValueError(f"pretrain_dataset.wait_for_data_s={self.pretrain_dataset.wait_for_data_s!r} must be >= 0")
-        if self.bc_loss not in ("mse", "nll"):
-            raise ValueError(f"bc_loss={self.bc_loss!r} is not supported; allowed: ['mse', 'nll']")
+        if self.bc_loss not in BC_LOSSES:
+            raise ValueError(f"bc_loss={self.bc_loss!r} is not supported; allowed: {list(BC_LOSSES)}")
 
 
 class TwoStageRunner(OnPolicyRunner):
@@ -105,6 +107,7 @@ class TwoStageRunner(OnPolicyRunner):
         self._open_dataset()  # at once unless waiting for a collector that has not started
         self._dataset_stats: dict[str, float] = {}
         self._obs_from_dataset = False
+        self._storage_from_dataset = False  # the stored rollout is demonstrations: clone it
         self.starved = False  # set when training stopped for want of demonstrations
 
     def _open_dataset(self) -> bool:
@@ -133,7 +136,7 @@ class TwoStageRunner(OnPolicyRunner):
         except DemonstrationsTimeout as err:
             # The iteration in progress has part of a rollout: drop it, keep the last whole one.
             self.alg.storage.clear()
-            self.alg.storage_from_dataset = False
+            self._storage_from_dataset = False
             self._obs_from_dataset = False
             self.starved = self.stop_requested = True
             print(f"training stopped: {err}", file=sys.stderr, flush=True)
@@ -186,7 +189,8 @@ class TwoStageRunner(OnPolicyRunner):
                 f"Perf/dataset_{key}": float(value) for key, value in infos.items() if key != "time_outs"
             }
             if transition is not None:
-                self.alg.collect_transition_from_dataset(transition, infos)
+                store_demonstration(self.alg, transition, infos)
+                self._storage_from_dataset = True
                 self._obs_from_dataset = True
                 # extras without "log": episode figures are the env's, the dataset's go to Perf/dataset_*.
                 return transition.next_obs, transition.next_critic_obs, transition.rewards, transition.dones, {}
@@ -196,6 +200,13 @@ class TwoStageRunner(OnPolicyRunner):
             self._obs_from_dataset = False
         return super().rollout_step(obs, critic_obs)
 
+    def update(self) -> dict[str, float]:
+        """Behaviour cloning on a rollout of demonstrations, PPO's update on one of env steps."""
+        if self._storage_from_dataset:
+            self._storage_from_dataset = False
+            return behaviour_cloning_update(self.alg, self.cfg.bc_loss)
+        return super().update()
+
     def iteration_stats(self) -> dict[str, float]:
         """The dataset's figures of the iteration just done, while pretraining."""
         stats, self._dataset_stats = self._dataset_stats, {}
@@ -204,8 +215,8 @@ class TwoStageRunner(OnPolicyRunner):
 
 def two_stage_config_from_dict(train_cfg: dict[str, Any]) -> TwoStagePPOConfig:
     """An rsl_rl-style dict with ``pretrain_iterations`` / ``pretrain_dataset`` next to the runner keys."""
-    from legged_train.algorithms.ppo import ppo_config_from_dict
     from legged_train.config import apply_overrides
+    from legged_train.rsl_rl_config import ppo_config_from_dict
 
     train_cfg = dict(train_cfg)
     runner = dict(train_cfg.get("runner") or {})
@@ -219,3 +230,6 @@ def two_stage_config_from_dict(train_cfg: dict[str, Any]) -> TwoStagePPOConfig:
     base = ppo_config_from_dict(train_cfg)
     cfg = TwoStagePPOConfig(**{f.name: getattr(base, f.name) for f in dataclasses.fields(PPOConfig)})
     return apply_overrides(cfg, two_stage)
+
+
+register_runner(TwoStagePPOConfig, TwoStageRunner)

@@ -1,0 +1,41 @@
+"""Reading an env's named observation groups (``extras["observations"]``).
+
+The env returns the "policy" group as its observations and every group, by name, in
+``extras["observations"]``. Runners, algorithms, the evaluation and the video all pick groups the
+same way, through these two functions; they sit below all of them so none imports another for it.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def observation_group(obs: torch.Tensor, extras: dict, group: str) -> torch.Tensor:
+    """The observations of ``group`` from what an env's ``reset`` / ``step`` / ``get_observations``
+    returned: ``obs`` itself for "policy", else ``extras["observations"][group]``.
+
+    Everything that runs a runner's policy on an env feeds it this way, with the runner's
+    ``policy_obs_group`` (a teacher reads "teacher", a student "policy")."""
+    if group == "policy":
+        return obs
+    groups = extras.get("observations") or {}
+    if group not in groups:
+        raise ValueError(f"the env has no observation group {group!r}; its groups: {sorted(groups) or ['policy']}")
+    return groups[group]
+
+
+def observation_group_width(env, group: str, field_name: str) -> int:
+    """Width of the env's observation ``group`` (``extras["observations"]`` of ``get_observations()``).
+
+    "policy" is ``env.num_obs``; a group the env does not have is a ValueError naming ``field_name``
+    and listing the env's groups."""
+    if group == "policy":
+        return env.num_obs
+    _, extras = env.get_observations()
+    groups = extras.get("observations") or {}
+    if group not in groups:
+        raise ValueError(
+            f"{field_name}={group!r}: {type(env).__name__} has no observation group {group!r}; "
+            f"its groups: {sorted(groups) or ['policy']}"
+        )
+    return int(groups[group].shape[-1])
