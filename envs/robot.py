@@ -44,15 +44,13 @@ from dataclasses import dataclass, field
 import mujoco
 import numpy as np
 
-ASSET_DIR = os.path.join(os.path.dirname(__file__), "assets")
+from legged_train.envs.robots.go1 import constants as go1
 
 # Sensor names the env reads; the loader adds the sensors under these names when a file lacks them.
 GYRO, VELOCIMETER, UP = "imu_gyro", "imu_vel", "imu_up"
 
-# Go1-like defaults for values neither the config nor the file gives.
-DEFAULT_KP, DEFAULT_KD = 35.0, 0.5
-GO1_EFFORT_LIMITS = [23.7, 23.7, 35.55] * 4
-GO1_STANDING_POSE = [-0.1, 0.9, -1.8, 0.1, 0.9, -1.8] * 2
+# Go1's values (envs/robots/go1/constants.py) are the defaults for what neither the config nor the file gives.
+DEFAULT_KP, DEFAULT_KD = go1.KP, go1.KD
 STANDING_KEYFRAMES = ("stand", "home")  # looked for in this order, before the file's first keyframe
 
 # The standing check: simulated seconds, and the allowed drop of the base as a fraction of its
@@ -73,15 +71,13 @@ class RobotConfig:
 
     Fields left None come from the MJCF, else a Go1-like default: see the module docstring."""
 
-    mjcf_path: str = os.path.join(ASSET_DIR, "go1.xml")
-    base_body: str = "trunk"
-    imu_site: str = "imu"
+    mjcf_path: str = go1.MJCF_PATH
+    base_body: str = go1.BASE_BODY
+    imu_site: str = go1.IMU_SITE
     # The feet: geoms or sites (a site is added at a geom foot's centre when missing).
-    foot_names: list[str] = field(default_factory=lambda: ["FR_foot", "FL_foot", "RR_foot", "RL_foot"])
-    foot_radius: float = 0.023
-    joint_names: list[str] = field(
-        default_factory=lambda: [f"{leg}_{part}_joint" for leg in ("FR", "FL", "RR", "RL") for part in ("hip", "thigh", "calf")]
-    )
+    foot_names: list[str] = field(default_factory=lambda: list(go1.FOOT_NAMES))
+    foot_radius: float = go1.FOOT_RADIUS
+    joint_names: list[str] = field(default_factory=lambda: list(go1.JOINT_NAMES))
     default_joint_pos: list[float] | None = None  # rad; None: the file's keyframe
     kp: float | list[float] | None = None  # N m/rad; None: the file's position actuators
     kd: float | list[float] | None = None  # N m s/rad
@@ -94,13 +90,15 @@ class RobotConfig:
     # The keyframe holding the standing pose; None: "stand", "home", else the file's first.
     keyframe: str | None = None
     # Sites whose touch sensors count as "undesired contacts" (knees, thighs) when full-body contacts are on.
-    undesired_contact_sites: list[str] = field(
-        default_factory=lambda: [f"{leg}_{part}_touch" for leg in ("FR", "FL", "RR", "RL") for part in ("thigh", "calf")]
-    )
+    undesired_contact_sites: list[str] = field(default_factory=lambda: list(go1.UNDESIRED_CONTACT_SITES))
     # A touch site around the base: contact there is a fall.
-    base_contact_site: str | None = "trunk_touch"
+    base_contact_site: str | None = go1.BASE_CONTACT_SITE
     # Simulate one robot holding the default pose at build time and warn if it sinks (~10 ms).
     check_standing: bool = True
+
+    def __post_init__(self) -> None:
+        # Also run by apply_overrides after it sets a field, so a run's config.yaml passes here too.
+        self.mjcf_path = moved_asset_path(self.mjcf_path)
 
     def validate(self) -> None:
         def is_number(x) -> bool:
@@ -138,6 +136,23 @@ class RobotConfig:
             raise ValueError(f"RobotConfig.base_init_height={self.base_init_height!r}: must be a number > 0 (m), or None")
         if not os.path.isfile(self.mjcf_path):
             raise FileNotFoundError(f"RobotConfig.mjcf_path={self.mjcf_path!r}: no such file")
+
+
+ROBOTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "robots")
+
+
+def moved_asset_path(path: str) -> str:
+    """Compatibility: until robots had their own folders, the shipped MJCF files were
+    ``envs/assets/<robot>.xml``, and runs recorded that path in their config.yaml (``env.robot.mjcf_path``).
+    Such a path, when the file is gone, means the robot's file in ``envs/robots/<robot>/``; any other
+    path is returned as it is."""
+    if not isinstance(path, str) or os.path.isfile(path):
+        return path
+    folder, name = os.path.split(os.path.normpath(path))
+    if os.path.basename(folder) != "assets" or os.path.basename(os.path.dirname(folder)) != "envs":
+        return path
+    moved = os.path.join(ROBOTS_DIR, os.path.splitext(name)[0], name)
+    return moved if os.path.isfile(moved) else path
 
 
 def _per_joint(value: float | list[float], n: int) -> np.ndarray:
@@ -439,7 +454,7 @@ def _resolve_gains(model: mujoco.MjModel, robot: RobotConfig):
 
     kp = resolve("kp", file_kp, DEFAULT_KP)
     kd = resolve("kd", file_kd, DEFAULT_KD)
-    limits = resolve("effort_limits", file_limit, GO1_EFFORT_LIMITS if n == len(GO1_EFFORT_LIMITS) else None)
+    limits = resolve("effort_limits", file_limit, go1.EFFORT_LIMITS if n == len(go1.EFFORT_LIMITS) else None)
     converted = [f"{names[j]} ({kinds[j]})" for j in range(n) if kinds[j] not in ("position", "none")]
     if converted:
         warnings.warn(
@@ -506,10 +521,10 @@ def _resolve_standing_pose(model: mujoco.MjModel, robot: RobotConfig) -> None:
                           f"{key_name!r} ({key_height:.4f}); using the config's.", stacklevel=3)
         return
     if robot.default_joint_pos is None:
-        if n != len(GO1_STANDING_POSE):
+        if n != len(go1.STANDING_POSE):
             raise ValueError(f"RobotConfig.default_joint_pos is None and {path} has no keyframe: set default_joint_pos "
                              f"(one angle per joint, {n}) or add a <keyframe> with the standing pose")
-        robot.default_joint_pos = list(GO1_STANDING_POSE)
+        robot.default_joint_pos = list(go1.STANDING_POSE)
     if robot.base_init_height is None:
         robot.base_init_height = _standing_height(model, robot)
 

@@ -217,7 +217,7 @@ def test_bad_motion_input_gives_one_clear_line(tmp_path):
 
 
 def test_task_clips_are_made_once_and_again_when_the_generator_changed(tmp_path):
-    from legged_train.tasks.go1_amp import PACE_STANCE_HALF_WIDTH, reference_clips
+    from legged_train.tasks.go1.amp import PACE_STANCE_HALF_WIDTH, reference_clips
 
     folder = reference_clips("pace", commands=[(0.4, 0.0, 0.0)], folder=str(tmp_path))
     (path,) = tmp_path.glob("*.npz")

@@ -16,7 +16,8 @@ import torch
 
 from legged_train.envs.legged_config import LeggedEnvConfig
 from legged_train.envs.legged_env import LeggedVelocityEnv
-from legged_train.envs.robot import GO1_EFFORT_LIMITS, GO1_STANDING_POSE, RobotConfig, build_model, check_standing
+from legged_train.envs.robot import RobotConfig, build_model, check_standing
+from legged_train.envs.robots.go1 import constants as go1
 
 ASSETS = os.path.join(os.path.dirname(__file__), "assets")
 STAND = [0.0, 0.8, -1.6] * 4
@@ -162,10 +163,10 @@ def test_go1_defaults_resolve_to_the_same_gains_and_pose():
     assert robot.kp is None and robot.default_joint_pos is None
     with no_warnings():
         model = build_model(robot, 0.004, False)
-    assert (robot.kp, robot.kd, robot.effort_limits) == (35.0, 0.5, GO1_EFFORT_LIMITS)
-    assert robot.default_joint_pos == GO1_STANDING_POSE and robot.base_init_height == 0.29
+    assert (robot.kp, robot.kd, robot.effort_limits) == (35.0, 0.5, go1.EFFORT_LIMITS)
+    assert robot.default_joint_pos == go1.STANDING_POSE and robot.base_init_height == 0.29
     assert model.actuator_gainprm[:, 0].tolist() == [35.0] * 12
-    assert model.actuator_forcerange[:, 1].tolist() == GO1_EFFORT_LIMITS
+    assert model.actuator_forcerange[:, 1].tolist() == go1.EFFORT_LIMITS
 
 
 def test_actuators_in_another_order_say_which_order_to_use():

@@ -23,7 +23,7 @@ USER_TASKS = '''
 """My own tasks, outside the legged-train package."""
 from legged_train.envs.legged_env import make_legged_env
 from legged_train.tasks import Task, register_task
-from legged_train.tasks.go1_flat import go1_flat_env, go1_flat_train
+from legged_train.tasks.go1.flat import go1_flat_env, go1_flat_train
 
 
 def small_env():

@@ -16,10 +16,10 @@ import os
 
 from legged_train.envs.legged_config import LeggedEnvConfig, ObservationGroupConfig
 from legged_train.envs.legged_env import make_legged_env
-from legged_train.tasks.go1_flat import go1_flat_train
+from legged_train.tasks.go1.flat import go1_flat_train
 from legged_train.tasks.registry import register_task
 
-PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # Forward m/s, lateral m/s, yaw rad/s: every combination is one reference clip.
 REFERENCE_COMMANDS = list(itertools.product((-0.8, -0.4, 0.0, 0.4, 0.8), (-0.4, 0.0, 0.4), (-0.8, 0.0, 0.8)))
 # What the discriminator sees. The legs and the base: go1_amp's trot met its targets with these.

@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 
 from legged_train.envs.legged_env import make_legged_env
-from legged_train.tasks.go1_flat import go1_flat_env, go1_flat_train
+from legged_train.tasks.go1.flat import go1_flat_env, go1_flat_train
 from legged_train.tasks.registry import register_task
 
 # The pretraining phase outlasts any run: the student only ever learns from the teacher's labels.
