@@ -27,7 +27,7 @@ import torch
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from legged_train.envs.observations import quat_rotate_inverse  # noqa: E402
+from legged_train.envs.legged.observations import quat_rotate_inverse  # noqa: E402
 from legged_train.checkpoint import set_seed  # noqa: E402
 from legged_train.config import apply_overrides, split_env_train_overrides  # noqa: E402
 from legged_train.evaluation import standard_evaluation  # noqa: E402

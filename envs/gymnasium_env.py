@@ -141,7 +141,7 @@ def make_gymnasium_env(
     nested fields take ``__`` for the dot: ``make_gymnasium_env("go1_flat", num_envs=64, seed=3,
     episode_length_s=10.0, sim__num_threads=1)``. A wrong field or value is an error naming it.
     """
-    from legged_train.envs.legged_config import LeggedEnvConfig
+    from legged_train.envs.legged.config import LeggedEnvConfig
     from legged_train.config import apply_overrides
     from legged_train.tasks import get_task, list_tasks
 

@@ -26,8 +26,8 @@ from typing import Callable
 
 import torch
 
-from legged_train.envs import rewards
-from legged_train.envs.legged_env import LeggedVelocityEnv, is_legged_env
+from legged_train.envs.legged import rewards
+from legged_train.envs.legged.env import LeggedVelocityEnv, is_legged_env
 from legged_train.observation_groups import observation_group
 
 NUM_ENVS = 256

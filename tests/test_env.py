@@ -9,8 +9,8 @@ import os
 import pytest
 import torch
 
-from legged_train.envs.legged_config import LeggedEnvConfig
-from legged_train.envs.legged_env import LeggedVelocityEnv
+from legged_train.envs.legged.config import LeggedEnvConfig
+from legged_train.envs.legged.env import LeggedVelocityEnv
 from legged_train.envs.robot import RobotConfig
 
 ASSETS = os.path.join(os.path.dirname(__file__), "assets")
@@ -108,7 +108,7 @@ def test_tracking_rewards_by_hand_in_the_heading_frame():
     # Yawed 90 degrees, moving +0.5 m/s along world y: that is 0.5 m/s forward in its heading frame.
     yaw = math.pi / 2
     set_state(env, 0, base_quat=[math.cos(yaw / 2), 0, 0, math.sin(yaw / 2)], base_vel=[0, 0.5, 0, 0, 0, 0.25])
-    from legged_train.envs import rewards
+    from legged_train.envs.legged import rewards
 
     sigma = env.cfg.rewards.tracking_sigma
     assert env.base_lin_vel_heading[0].tolist() == pytest.approx([0.5, 0.0], abs=1e-6)
@@ -118,7 +118,7 @@ def test_tracking_rewards_by_hand_in_the_heading_frame():
 
 
 def test_posture_and_velocity_penalties_by_hand():
-    from legged_train.envs import rewards
+    from legged_train.envs.legged import rewards
 
     env = make_env(num_envs=2)
     roll = 0.3
@@ -129,7 +129,7 @@ def test_posture_and_velocity_penalties_by_hand():
 
 
 def test_joint_terms_by_hand():
-    from legged_train.envs import rewards
+    from legged_train.envs.legged import rewards
 
     env = make_env(num_envs=2)
     q = env.default_joint_pos.clone()
@@ -155,7 +155,7 @@ def test_joint_terms_by_hand():
 
 
 def test_stand_still_only_counts_with_a_zero_command():
-    from legged_train.envs import rewards
+    from legged_train.envs.legged import rewards
 
     env = make_env(num_envs=2)
     q = env.default_joint_pos.clone()
@@ -171,7 +171,7 @@ def test_stand_still_only_counts_with_a_zero_command():
 
 
 def test_feet_air_time_rewards_the_swing_at_touchdown():
-    from legged_train.envs import rewards
+    from legged_train.envs.legged import rewards
 
     env = make_env(num_envs=1)
     env.commands[:] = torch.tensor([1.0, 0.0, 0.0])
@@ -191,7 +191,7 @@ def test_feet_air_time_rewards_the_swing_at_touchdown():
 
 
 def test_gait_phase_rewards_a_trot_on_the_clock():
-    from legged_train.envs import rewards
+    from legged_train.envs.legged import rewards
 
     env = make_env(num_envs=3)
     env.commands[:] = torch.tensor([[0.5, 0.0, 0.0], [0.5, 0.0, 0.0], [0.0, 0.0, 0.0]])
@@ -203,7 +203,7 @@ def test_gait_phase_rewards_a_trot_on_the_clock():
 
 
 def test_total_reward_is_the_weighted_sum_scaled_by_dt():
-    from legged_train.envs import rewards
+    from legged_train.envs.legged import rewards
 
     env = make_env(num_envs=3, **{"rewards.only_positive_rewards": False})
     env.step(0.3 * torch.ones(3, 12))

@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from legged_train.envs.legged_config import LeggedEnvConfig
-from legged_train.envs.legged_env import LeggedVelocityEnv
+from legged_train.envs.legged.config import LeggedEnvConfig
+from legged_train.envs.legged.env import LeggedVelocityEnv
 from legged_train.evaluation import standard_commands, standard_evaluation
 
 

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from legged_train.envs.legged_config import LeggedEnvConfig, ObservationGroupConfig, ObservationTermConfig
-from legged_train.envs.legged_env import LeggedVelocityEnv
-from legged_train.envs.observations import OBSERVATION_TERMS
+from legged_train.envs.legged.config import LeggedEnvConfig, ObservationGroupConfig, ObservationTermConfig
+from legged_train.envs.legged.env import LeggedVelocityEnv
+from legged_train.envs.legged.observations import OBSERVATION_TERMS
 
 TEACHER = ["base_ang_vel", "projected_gravity", "joint_pos", "joint_vel", "last_action", "command", "gait_clock",
            "base_lin_vel", "foot_contact_force", "foot_height", "friction", "added_base_mass", "base_com_offset", "motor_strength"]

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-from legged_train.envs.legged_config import LeggedEnvConfig
-from legged_train.envs.legged_env import LeggedVelocityEnv
+from legged_train.envs.legged.config import LeggedEnvConfig
+from legged_train.envs.legged.env import LeggedVelocityEnv
 from legged_train.envs.robot import RobotConfig, build_model, check_standing
 from legged_train.envs.robots.go1 import constants as go1
 

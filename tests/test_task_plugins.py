@@ -12,7 +12,7 @@ import textwrap
 import pytest
 import torch
 
-from legged_train.envs.legged_env import make_legged_env
+from legged_train.envs.legged.env import make_legged_env
 from legged_train.tasks import registry
 from legged_train.tasks.registry import ENTRY_POINT_GROUP, UnknownTaskError, get_task, list_tasks
 
@@ -21,7 +21,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # A user's task module: the Go1 configs, small, under other names, in every form an attribute may take.
 USER_TASKS = '''
 """My own tasks, outside the legged-train package."""
-from legged_train.envs.legged_env import make_legged_env
+from legged_train.envs.legged.env import make_legged_env
 from legged_train.tasks import Task, register_task
 from legged_train.tasks.go1.flat import go1_flat_env, go1_flat_train
 

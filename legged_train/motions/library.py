@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from legged_train.envs.mjbatch_backend import MjBatchBackend
-from legged_train.envs.observations import ObservationGroup, quat_rotate_inverse
+from legged_train.envs.legged.observations import ObservationGroup, quat_rotate_inverse
 from legged_train.motions.clip import MotionClip
 
 

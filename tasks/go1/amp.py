@@ -14,8 +14,8 @@ import dataclasses
 import itertools
 import os
 
-from legged_train.envs.legged_config import LeggedEnvConfig, ObservationGroupConfig
-from legged_train.envs.legged_env import make_legged_env
+from legged_train.envs.legged.config import LeggedEnvConfig, ObservationGroupConfig
+from legged_train.envs.legged.env import make_legged_env
 from legged_train.tasks.go1.flat import go1_flat_train
 from legged_train.tasks.registry import register_task
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from legged_train.envs.legged_env import make_legged_env
+from legged_train.envs.legged.env import make_legged_env
 from legged_train.tasks.go1.flat import go1_flat_env, go1_flat_train
 from legged_train.tasks.registry import register_task
 

@@ -6,8 +6,8 @@ Tuned to walk on a 2-core CPU within minutes: the env defaults (gait clock, gait
 
 from __future__ import annotations
 
-from legged_train.envs.legged_config import LeggedEnvConfig
-from legged_train.envs.legged_env import make_legged_env
+from legged_train.envs.legged.config import LeggedEnvConfig
+from legged_train.envs.legged.env import make_legged_env
 from legged_train.tasks.registry import register_task
 
 # go1_flat_pretrained: iterations of behaviour cloning (24k dataset transitions each at 1024 envs)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Callable
 import torch
 
 if TYPE_CHECKING:
-    from legged_train.envs.legged_env import LeggedVelocityEnv
+    from legged_train.envs.legged.env import LeggedVelocityEnv
 
 
 def track_lin_vel(env: LeggedVelocityEnv) -> torch.Tensor:

@@ -23,7 +23,7 @@ and, for terms that only the env has: ``actions``, ``commands``, ``gait_phase``,
 ``friction_coeff``, ``added_base_mass``, ``base_com_offset``, ``motor_strength``, ``push_vel``.
 
 A group (``ObservationGroup``) is an ordered list of terms compiled once from its config
-(``legged_train.envs.legged_config.ObservationGroupConfig``): widths, noise and scale vectors and column slices
+(``legged_train.envs.legged.config.ObservationGroupConfig``): widths, noise and scale vectors and column slices
 are found at build, so computing a group is one ``torch.cat``, at most one noise draw and one
 multiply. Add a term by adding a function to ``OBSERVATION_TERMS`` (like ``rewards.REWARD_TERMS``).
 """

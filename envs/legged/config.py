@@ -1,0 +1,299 @@
+"""Typed configuration of the legged velocity-tracking env. Every default works; tasks override."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass, field
+
+from legged_train.envs.robot import RobotConfig
+
+
+SIM_BACKENDS = ("auto", "mjbatch", "warp")
+
+
+@dataclass
+class SimConfig:
+    timestep: float = 0.004  # s, physics step
+    substeps: int = 5  # physics steps per policy step: 4 ms x 5 = 50 Hz control
+    full_body_contacts: bool = False  # True: thighs, calves and trunk collide with the floor too
+    num_threads: int = 0  # mjbatch worker threads; 0 = every logical CPU
+    # "mjbatch": CPU threads; "warp": MuJoCo Warp on the env's device (the `gpu` extra);
+    # "auto": warp when the env's device is CUDA, else mjbatch.
+    backend: str = "auto"
+
+
+@dataclass
+class CommandsConfig:
+    resampling_time: float = 10.0  # s between new commands
+    lin_vel_x: tuple[float, float] = (-1.0, 1.0)  # m/s, forward
+    lin_vel_y: tuple[float, float] = (-0.5, 0.5)  # m/s, left
+    ang_vel_yaw: tuple[float, float] = (-1.0, 1.0)  # rad/s
+    standing_fraction: float = 0.1  # share of commands that are exactly zero: learn to stand still
+
+
+@dataclass
+class NoiseConfig:
+    """The robot's sensor noise: uniform half-widths used by observation terms whose ``noise`` is
+    None (the default policy group's; the critic's are clean). ``enabled=False`` makes every group
+    of every observation clean, whatever its terms say (and draws no random numbers)."""
+
+    enabled: bool = True
+    gyro: float = 0.2  # rad/s
+    projected_gravity: float = 0.05
+    joint_pos: float = 0.01  # rad
+    joint_vel: float = 1.5  # rad/s
+
+
+# The NoiseConfig field a term with noise=None takes its half-width from: the sensor it reads.
+SENSOR_NOISE = {
+    "base_ang_vel": "gyro",
+    "projected_gravity": "projected_gravity",
+    "joint_pos": "joint_pos",
+    "joint_pos_abs": "joint_pos",
+    "joint_vel": "joint_vel",
+}
+
+
+@dataclass
+class ObservationTermConfig:
+    """One block of an observation group: a term of ``legged_train.envs.legged.observations`` by name.
+
+    ``noise``: half-width of the uniform noise added to the raw value, in the term's units; 0 is
+    clean; None takes the sensor's from ``LeggedEnvConfig.noise`` (see ``SENSOR_NOISE``).
+    ``scale``: multiplies the (noisy) value."""
+
+    name: str = ""  # a default only so that a mapping ({name: ..., noise: ...}) can fill it in
+    noise: float | None = 0.0
+    scale: float = 1.0
+
+
+@dataclass
+class ObservationGroupConfig:
+    """An observation group: its terms in order, and how many steps it stacks.
+
+    With ``history_length`` H > 1 the group's vector is its last H one-step vectors, oldest first.
+    At an episode's start the history is refilled with the new episode's first observation (H
+    copies), so it never mixes two episodes. Terms may be given as names: ``terms=["joint_vel"]``."""
+
+    terms: list[ObservationTermConfig | str] = field(default_factory=list)
+    history_length: int = 1
+
+    def __post_init__(self) -> None:
+        # Names and mappings (from the command line or config.yaml) become term configs.
+        if isinstance(self.terms, (list, tuple)):
+            self.terms = [_as_term(term) for term in self.terms]
+
+
+def default_observations() -> dict[str, ObservationGroupConfig]:
+    """``policy``: what the robot measures (noisy), its last action, the command and the gait clock.
+    ``critic``: the same, clean, plus privileged state (velocity, contacts, randomized physics)."""
+    measured = ["base_ang_vel", "projected_gravity", "joint_pos", "joint_vel"]
+    controller = ["last_action", "command", "gait_clock"]
+    privileged = [
+        "base_lin_vel", "foot_contact_force", "foot_height", "feet_air_time",
+        "friction", "added_base_mass", "base_com_offset", "motor_strength", "push_vel",
+    ]
+    policy = [ObservationTermConfig(name, noise=None) for name in measured] + [ObservationTermConfig(name) for name in controller]
+    critic = [ObservationTermConfig(name) for name in measured + controller + privileged]
+    return {"policy": ObservationGroupConfig(policy), "critic": ObservationGroupConfig(critic)}
+
+
+@dataclass
+class RewardsConfig:
+    """Weights are per second of simulated time: each term is scaled by the policy dt.
+
+    A weight of 0 turns a term off (it is then not even computed). Names are those of
+    `legged_train.envs.legged.rewards`; an unknown name is an error that lists the known ones."""
+
+    weights: dict[str, float] = field(
+        default_factory=lambda: {
+            "track_lin_vel": 1.5,
+            "track_ang_vel": 0.75,
+            "lin_vel_z": -2.0,
+            "ang_vel_xy": -0.05,
+            "orientation": -5.0,
+            "torques": -2e-4,
+            "joint_acc": -2.5e-7,
+            "action_rate": -0.01,
+            "joint_pos_limits": -10.0,
+            "feet_air_time": 1.0,
+            "gait_phase": 1.0,
+            "foot_slip": -0.1,
+            "undesired_contacts": -1.0,
+            "stand_still": -0.5,
+            "termination": -100.0,
+        }
+    )
+    tracking_sigma: float = 0.25  # (m/s)^2 and (rad/s)^2 in the exp() of the tracking terms
+    feet_air_time_target: float = 0.25  # s; steps longer than this earn reward at touch-down (half a 2 Hz trot)
+    soft_joint_pos_limit: float = 0.95  # fraction of the joint range before joint_pos_limits bites
+    contact_force_threshold: float = 1.0  # N, a foot (or knee) touches above this
+    only_positive_rewards: bool = True  # clip the step's total at 0: early falls are not a way out
+
+
+@dataclass
+class TerminationConfig:
+    max_tilt: float = 1.0  # rad between the base's up axis and the world's
+    min_base_height: float = 0.12  # m
+    base_contact: bool = True  # base touching the floor ends the episode (full-body contacts only)
+
+
+@dataclass
+class DomainRandConfig:
+    """Physics randomization, drawn per env at every reset (pushes on a timer). All seeded."""
+
+    enabled: bool = True
+    friction: tuple[float, float] = (0.4, 1.25)
+    added_base_mass: tuple[float, float] = (-1.0, 2.0)  # kg
+    base_com_offset: float = 0.03  # m, uniform in each axis
+    motor_strength: tuple[float, float] = (0.9, 1.1)  # scales Kp and Kd
+    push_interval: float = 8.0  # s; 0 disables pushes
+    push_max_vel: float = 0.5  # m/s added to the planar base velocity
+    init_joint_pos_noise: float = 0.1  # rad, uniform around the default pose
+    init_base_vel_noise: float = 0.2  # m/s and rad/s
+
+
+@dataclass
+class LeggedEnvConfig:
+    num_envs: int = 1024
+    seed: int = 0
+    episode_length_s: float = 20.0
+    robot: RobotConfig = field(default_factory=RobotConfig)
+    sim: SimConfig = field(default_factory=SimConfig)
+    commands: CommandsConfig = field(default_factory=CommandsConfig)
+    noise: NoiseConfig = field(default_factory=NoiseConfig)
+    rewards: RewardsConfig = field(default_factory=RewardsConfig)
+    terminations: TerminationConfig = field(default_factory=TerminationConfig)
+    domain_rand: DomainRandConfig = field(default_factory=DomainRandConfig)
+    clip_actions: float = 100.0
+    # Observation groups by name, each an ordered list of terms of envs.observations. `policy` is
+    # what the actor sees (required); `critic` (optional) is the privileged group of an asymmetric
+    # critic; a task may add others (teacher, student, amp...). See default_observations().
+    observations: dict[str, ObservationGroupConfig] = field(default_factory=default_observations)
+    # A 2 Hz gait clock (sin, cos of its phase) in the policy observations. With the gait_phase
+    # reward it is what makes a walk appear in ~100 PPO iterations instead of a long stand-still
+    # plateau (measured on go1_flat; needs no sensor a real robot lacks: it is the controller's clock).
+    # False drops the gait_clock term from every observation group.
+    gait_clock: bool = True
+
+    def validate(self) -> None:
+        """Raise ValueError naming the field, its value and what is allowed, for the first bad value."""
+
+        def need(ok: bool, name: str, value, allowed: str) -> None:
+            if not ok:
+                raise ValueError(f"LeggedEnvConfig.{name}={value!r}: {allowed}")
+
+        def number(name: str, low: float, allowed: str, strict: bool = False, integer: bool = False) -> None:
+            value = _get(self, name)
+            ok = _is_number(value) and (isinstance(value, numbers.Integral) or not integer)
+            need(ok and (value > low if strict else value >= low), name, value, allowed)
+
+        def pair(name: str) -> tuple[float, float]:
+            value = _get(self, name)
+            # Checked before unpacking: a 1- or 3-element list would otherwise fail with Python's own
+            # "not enough values to unpack", which names neither the field nor the value.
+            ok = isinstance(value, (list, tuple)) and len(value) == 2 and all(_is_number(x) for x in value)
+            need(ok, name, value, "must be a (low, high) pair with low <= high")
+            need(value[0] <= value[1], name, value, "needs low <= high; must be a (low, high) pair with low <= high")
+            return value
+
+        number("num_envs", 1, "must be an int >= 1", integer=True)
+        need(isinstance(self.seed, numbers.Integral) and not isinstance(self.seed, bool), "seed", self.seed, "must be an int")
+        number("episode_length_s", 0, "must be > 0", strict=True)
+        number("clip_actions", 0, "must be > 0", strict=True)
+        number("sim.timestep", 0, "must be > 0", strict=True)
+        number("sim.substeps", 1, "must be an int >= 1", integer=True)
+        number("sim.num_threads", 0, "must be an int >= 0 (0 = every logical CPU)", integer=True)
+        need(self.sim.backend in SIM_BACKENDS, "sim.backend", self.sim.backend, f"must be one of {', '.join(SIM_BACKENDS)}")
+        number("commands.resampling_time", 0, "must be > 0", strict=True)
+        value = self.commands.standing_fraction
+        need(_is_number(value) and 0.0 <= value <= 1.0, "commands.standing_fraction", value, "must be in [0, 1]")
+        for name in ("lin_vel_x", "lin_vel_y", "ang_vel_yaw"):
+            pair(f"commands.{name}")
+        for name in ("gyro", "projected_gravity", "joint_pos", "joint_vel"):
+            number(f"noise.{name}", 0, "must be >= 0")
+        number("rewards.tracking_sigma", 0, "must be > 0", strict=True)
+        number("rewards.feet_air_time_target", 0, "must be >= 0 (s)")
+        number("rewards.contact_force_threshold", 0, "must be >= 0 (N)")
+        value = self.rewards.soft_joint_pos_limit
+        need(_is_number(value) and 0.0 < value <= 1.0, "rewards.soft_joint_pos_limit", value, "must be in (0, 1]")
+        number("terminations.max_tilt", 0, "must be > 0 rad", strict=True)
+        number("terminations.min_base_height", 0, "must be >= 0 (m)")
+        friction, _ = pair("domain_rand.friction")
+        need(friction >= 0, "domain_rand.friction", self.domain_rand.friction, "low must be >= 0")
+        pair("domain_rand.added_base_mass")
+        strength, _ = pair("domain_rand.motor_strength")
+        need(strength > 0, "domain_rand.motor_strength", self.domain_rand.motor_strength, "low must be > 0")
+        for name in ("base_com_offset", "push_max_vel", "init_joint_pos_noise", "init_base_vel_noise"):
+            number(f"domain_rand.{name}", 0, "must be >= 0")
+        number("domain_rand.push_interval", 0, "must be >= 0 (0 disables)")
+        self._validate_observations(need)
+        self.robot.validate()
+
+    def _validate_observations(self, need) -> None:
+        from legged_train.envs.legged.observations import OBSERVATION_TERMS  # here, not at the top: the config needs no torch
+
+        groups = self.observations
+        need(isinstance(groups, dict), "observations", groups, "must map group names to ObservationGroupConfig")
+        need("policy" in groups, "observations", sorted(groups), "needs a 'policy' group (what the actor sees)")
+        for name in list(groups):
+            path = f"observations.{name}"
+            need(isinstance(name, str) and name.isidentifier(), "observations", name,
+                 "group names must be identifiers (letters, digits, _), as they appear in dotted config paths")
+            group = groups[name] = _as_group(groups[name])  # mappings and lists from the command line
+            need(isinstance(group, ObservationGroupConfig), path, group,
+                 "must be an ObservationGroupConfig(terms=[...], history_length=1), a mapping of its fields or a list of terms")
+            history = group.history_length
+            need(isinstance(history, numbers.Integral) and not isinstance(history, bool) and history >= 1,
+                 f"{path}.history_length", history, "must be an int >= 1 (1 = no history)")
+            need(isinstance(group.terms, list) and len(group.terms) > 0, f"{path}.terms", group.terms, "must be a non-empty list of terms")
+            seen = set()
+            for i, term in enumerate(group.terms):
+                where = f"{path}.terms[{i}]"
+                need(isinstance(term, ObservationTermConfig), where, term,
+                     "must be an ObservationTermConfig(name, noise, scale) or a term name")
+                need(isinstance(term.name, str) and term.name in OBSERVATION_TERMS, f"{where}.name", term.name,
+                     f"unknown observation term; known terms: {sorted(OBSERVATION_TERMS)}")
+                need(term.name not in seen, f"{where}.name", term.name, f"appears twice in group {name!r}")
+                seen.add(term.name)
+                if term.noise is None:
+                    need(term.name in SENSOR_NOISE, f"{where}.noise", None,
+                         f"None (the sensor's noise from LeggedEnvConfig.noise) exists only for {sorted(SENSOR_NOISE)}; give a half-width")
+                else:
+                    need(_is_number(term.noise) and term.noise >= 0, f"{where}.noise", term.noise,
+                         "must be >= 0 (a uniform half-width) or None")
+                need(_is_number(term.scale), f"{where}.scale", term.scale, "must be a finite number")
+
+    def term_noise(self, term: ObservationTermConfig) -> float:
+        """The half-width of a term's noise: its own, or its sensor's (``noise.<field>``) when None.
+        ``noise.enabled`` is not applied here: the env reads it at every step."""
+        return float(getattr(self.noise, SENSOR_NOISE[term.name]) if term.noise is None else term.noise)
+
+
+def _as_term(value):
+    """A term config from a name or a mapping of its fields; anything else as it is (validate names it)."""
+    if isinstance(value, str):
+        return ObservationTermConfig(value)
+    if isinstance(value, dict) and set(value) <= {"name", "noise", "scale"}:
+        return ObservationTermConfig(**value)
+    return value
+
+
+def _as_group(value):
+    """A group config from a mapping of its fields or a list of terms; anything else as it is."""
+    if isinstance(value, dict) and set(value) <= {"terms", "history_length"}:
+        return ObservationGroupConfig(**value)
+    if isinstance(value, (list, tuple)):
+        return ObservationGroupConfig(terms=list(value))
+    return value
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _get(cfg, dotted: str):
+    for part in dotted.split("."):
+        cfg = getattr(cfg, part)
+    return cfg
