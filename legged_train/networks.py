@@ -108,10 +108,56 @@ class EmpiricalNormalization(nn.Module):
         self.count.copy_(total)
 
 
-class MLPActor(nn.Module):
-    """Gaussian policy: MLP mean, state-independent learnable log-std."""
+class ObservationNormalizing(nn.Module):
+    """Base of every actor and critic here: ``obs_normalizer`` in front of the network, either the
+    running ``EmpiricalNormalization`` (``obs_normalization=True``) or the identity."""
+
+    def __init__(self, num_obs: int, obs_normalization: bool):
+        super().__init__()
+        self.num_obs = num_obs
+        self.obs_normalizer = EmpiricalNormalization(num_obs) if obs_normalization else nn.Identity()
+
+    def update_normalization(self, obs: torch.Tensor) -> None:
+        if isinstance(self.obs_normalizer, EmpiricalNormalization):
+            self.obs_normalizer.update(obs)
+
+
+class GaussianPolicy:
+    """Mixin of the actors: a Gaussian around ``forward``'s mean with a state-independent learnable log-std."""
+
+    def _init_action_std(self, num_actions: int, init_noise_std: float, min_std: float) -> None:
+        if init_noise_std <= 0:
+            raise ValueError(f"init_noise_std={init_noise_std!r} must be > 0")
+        self.num_actions = num_actions
+        self.min_std = min_std
+        # log-std keeps std positive without clamping gradients away.
+        self.log_std = nn.Parameter(torch.full((num_actions,), math.log(init_noise_std)))
+
+    @property
+    def std(self) -> torch.Tensor:
+        return self.log_std.exp().clamp_min(self.min_std)
+
+    def distribution(self, obs: torch.Tensor, *args, **kwargs) -> Normal:
+        """The action distribution; extra arguments go to ``forward`` (a recurrent actor's ``masks``, ``hidden_states``)."""
+        mean = self.forward(obs, *args, **kwargs)
+        # No argument validation: a NaN mean then reaches the runner's check, which names the parameter.
+        return Normal(mean, self.std.expand_as(mean), validate_args=False)
+
+
+class FeedForward:
+    """Mixin of the networks without memory: the recurrent protocol's state methods, as no-ops."""
 
     is_recurrent = False
+
+    def reset(self, dones: torch.Tensor | None = None) -> None:
+        """Nothing to reset: a feed-forward network has no memory."""
+
+    def get_hidden_states(self) -> None:
+        return None
+
+
+class MLPActor(GaussianPolicy, FeedForward, ObservationNormalizing):
+    """Gaussian policy: MLP mean, state-independent learnable log-std."""
 
     def __init__(
         self,
@@ -124,45 +170,17 @@ class MLPActor(nn.Module):
         obs_normalization: bool = False,
         min_std: float = 1e-3,
     ):
-        super().__init__()
-        if init_noise_std <= 0:
-            raise ValueError(f"init_noise_std={init_noise_std!r} must be > 0")
-        self.num_obs = num_obs
-        self.num_actions = num_actions
-        self.min_std = min_std
-        self.obs_normalizer = EmpiricalNormalization(num_obs) if obs_normalization else nn.Identity()
+        super().__init__(num_obs, obs_normalization)
         self.mlp = make_mlp(num_obs, list(hidden_dims), num_actions, activation)
-        # log-std keeps std positive without clamping gradients away.
-        self.log_std = nn.Parameter(torch.full((num_actions,), math.log(init_noise_std)))
+        self._init_action_std(num_actions, init_noise_std, min_std)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         """The deterministic action (the Gaussian's mean) for raw observations."""
         return self.mlp(self.obs_normalizer(obs))
 
-    @property
-    def std(self) -> torch.Tensor:
-        return self.log_std.exp().clamp_min(self.min_std)
 
-    def distribution(self, obs: torch.Tensor) -> Normal:
-        mean = self.forward(obs)
-        # No argument validation: a NaN mean then reaches the runner's check, which names the parameter.
-        return Normal(mean, self.std.expand_as(mean), validate_args=False)
-
-    def update_normalization(self, obs: torch.Tensor) -> None:
-        if isinstance(self.obs_normalizer, EmpiricalNormalization):
-            self.obs_normalizer.update(obs)
-
-    def reset(self, dones: torch.Tensor | None = None) -> None:
-        """Nothing to reset: a feed-forward policy has no memory."""
-
-    def get_hidden_states(self) -> None:
-        return None
-
-
-class MLPCritic(nn.Module):
+class MLPCritic(FeedForward, ObservationNormalizing):
     """State-value MLP; reads the critic (privileged) observation group."""
-
-    is_recurrent = False
 
     def __init__(
         self,
@@ -172,23 +190,11 @@ class MLPCritic(nn.Module):
         activation: str = "elu",
         obs_normalization: bool = False,
     ):
-        super().__init__()
-        self.num_obs = num_obs
-        self.obs_normalizer = EmpiricalNormalization(num_obs) if obs_normalization else nn.Identity()
+        super().__init__(num_obs, obs_normalization)
         self.mlp = make_mlp(num_obs, list(hidden_dims), 1, activation)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         return self.mlp(self.obs_normalizer(obs)).squeeze(-1)
-
-    def update_normalization(self, obs: torch.Tensor) -> None:
-        if isinstance(self.obs_normalizer, EmpiricalNormalization):
-            self.obs_normalizer.update(obs)
-
-    def reset(self, dones: torch.Tensor | None = None) -> None:
-        """Nothing to reset: a feed-forward critic has no memory."""
-
-    def get_hidden_states(self) -> None:
-        return None
 
 
 # ------------------------------------------------------------------------------------ recurrent
@@ -207,7 +213,7 @@ def reset_hidden_states(hidden_states: HiddenStates, dones: torch.Tensor) -> Hid
     return tuple(state.masked_fill(ended, 0.0) for state in hidden_states)
 
 
-class _RecurrentNetwork(nn.Module):
+class _RecurrentNetwork(ObservationNormalizing):
     """Observation normalizer -> GRU / LSTM -> MLP head, plus the running hidden state of a batch of envs.
 
     The running state is plain Python state, not a buffer: it belongs to the episodes being played,
@@ -228,15 +234,13 @@ class _RecurrentNetwork(nn.Module):
         activation: str,
         obs_normalization: bool,
     ):
-        super().__init__()
         if rnn_type not in RNN_TYPES:
             raise ValueError(f"rnn_type={rnn_type!r} is not supported; allowed: {', '.join(map(repr, RNN_TYPES))}")
         for name, value in (("rnn_hidden_dim", rnn_hidden_dim), ("rnn_num_layers", rnn_num_layers)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name}={value!r} must be a positive int")
-        self.num_obs = num_obs
+        super().__init__(num_obs, obs_normalization)
         self.rnn_type = rnn_type
-        self.obs_normalizer = EmpiricalNormalization(num_obs) if obs_normalization else nn.Identity()
         # Sequence-first layout (time, batch, features): one rollout step is a sequence of length 1.
         self.rnn = (nn.GRU if rnn_type == "gru" else nn.LSTM)(num_obs, rnn_hidden_dim, rnn_num_layers)
         self.mlp = make_mlp(rnn_hidden_dim, list(hidden_dims), output_dim, activation)
@@ -263,10 +267,6 @@ class _RecurrentNetwork(nn.Module):
 
     def set_hidden_states(self, hidden_states: HiddenStates | None) -> None:
         self.hidden_states = None if hidden_states is None else tuple(hidden_states)
-
-    def update_normalization(self, obs: torch.Tensor) -> None:
-        if isinstance(self.obs_normalizer, EmpiricalNormalization):
-            self.obs_normalizer.update(obs)
 
     # ------------------------------------------------------------------------------- passes
     def _rnn(self, x: torch.Tensor, hidden_states: HiddenStates) -> tuple[torch.Tensor, HiddenStates]:
@@ -301,7 +301,7 @@ class _RecurrentNetwork(nn.Module):
         return self.mlp(x[masks])
 
 
-class RecurrentActor(_RecurrentNetwork):
+class RecurrentActor(GaussianPolicy, _RecurrentNetwork):
     """Gaussian policy with memory: GRU / LSTM over normalized observations, MLP mean, learnable log-std.
 
     ``actor_cfg = {"rnn_type": "gru" | "lstm", "rnn_hidden_dim": 256, "rnn_num_layers": 1,
@@ -322,15 +322,11 @@ class RecurrentActor(_RecurrentNetwork):
         obs_normalization: bool = False,
         min_std: float = 1e-3,
     ):
-        if init_noise_std <= 0:
-            raise ValueError(f"init_noise_std={init_noise_std!r} must be > 0")
         super().__init__(
             num_obs, num_actions, rnn_type=rnn_type, rnn_hidden_dim=rnn_hidden_dim, rnn_num_layers=rnn_num_layers,
             hidden_dims=hidden_dims, activation=activation, obs_normalization=obs_normalization,
         )
-        self.num_actions = num_actions
-        self.min_std = min_std
-        self.log_std = nn.Parameter(torch.full((num_actions,), math.log(init_noise_std)))
+        self._init_action_std(num_actions, init_noise_std, min_std)
 
     def forward(
         self, obs: torch.Tensor, masks: torch.Tensor | None = None, hidden_states: HiddenStates | None = None
@@ -344,16 +340,6 @@ class RecurrentActor(_RecurrentNetwork):
     def step(self, obs: torch.Tensor, hidden_states: HiddenStates | None) -> tuple[torch.Tensor, HiddenStates]:
         """(mean action, next state) for one step from ``hidden_states`` (None: zeros); the running state is untouched."""
         return self._step(obs, hidden_states)
-
-    @property
-    def std(self) -> torch.Tensor:
-        return self.log_std.exp().clamp_min(self.min_std)
-
-    def distribution(
-        self, obs: torch.Tensor, masks: torch.Tensor | None = None, hidden_states: HiddenStates | None = None
-    ) -> Normal:
-        mean = self.forward(obs, masks, hidden_states)
-        return Normal(mean, self.std.expand_as(mean), validate_args=False)
 
     def export_module(self) -> nn.Module:
         """The policy with its state as explicit input and output, for TorchScript / ONNX:
