@@ -29,6 +29,7 @@ feed-forward networks have ``is_recurrent = False`` and no-op ``reset`` / ``get_
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import torch
@@ -70,6 +71,21 @@ def make_hidden_layers(input_dim: int, hidden_dims: list[int] | tuple[int, ...],
 def make_mlp(input_dim: int, hidden_dims: list[int] | tuple[int, ...], output_dim: int, activation: str) -> nn.Sequential:
     hidden = make_hidden_layers(input_dim, hidden_dims, activation)
     return nn.Sequential(*hidden, nn.Linear(int(hidden_dims[-1]), output_dim))
+
+
+def check_network_options(field: str, network_class: type, options: dict, set_by_algorithm: tuple[str, ...] = ()) -> None:
+    """``options`` (e.g. ``actor_cfg``) must be keyword arguments ``network_class`` takes: a ValueError
+    names the first other key as ``{field}.{key}`` with the allowed keys, rather than a TypeError from
+    deep inside the algorithm. Keys the algorithm passes itself (``set_by_algorithm``) are not allowed;
+    a class taking ``**kwargs`` takes anything."""
+    parameters = inspect.signature(network_class.__init__).parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return
+    allowed = sorted(p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in set_by_algorithm)
+    unknown = [key for key in options if key not in allowed]
+    if unknown:
+        why = "set by the algorithm from its own config fields" if unknown[0] in set_by_algorithm else "not an option"
+        raise ValueError(f"{field}.{unknown[0]}: {why} of {network_class.__name__}; allowed keys: {', '.join(allowed)}")
 
 
 class EmpiricalNormalization(nn.Module):

@@ -25,7 +25,7 @@ from legged_train.algorithms.ppo import network_class
 from legged_train.checkpoint import CheckpointError, load_checkpoint_file
 from legged_train.config import RunnerConfig, check_fields, resolve_device
 from legged_train.finite import check_finite, check_module_finite
-from legged_train.networks import RNN_TYPES, MLPActor, RecurrentActor
+from legged_train.networks import RNN_TYPES, MLPActor, RecurrentActor, check_network_options
 from legged_train.observation_groups import observation_group_width
 from legged_train.storage import RolloutStorage
 
@@ -90,6 +90,12 @@ class DistillationConfig(RunnerConfig):
             raise ValueError(f"actor_cfg.rnn_type={rnn_type!r} is not supported; allowed: {', '.join(map(repr, RNN_TYPES))}")
         if not isinstance(self.teacher_checkpoint, str):
             raise ValueError(f"teacher_checkpoint={self.teacher_checkpoint!r} must be a path to a .pt file (or '')")
+
+    def check_networks(self, prefix: str = "") -> None:
+        """``actor_cfg`` against the student network it builds (RecurrentActor with rnn_type, else
+        MLPActor): a misspelled option names ``{prefix}actor_cfg.<key>`` and the allowed keys."""
+        student = network_class(f"{prefix}actor", None, self.actor_cfg, RecurrentActor, MLPActor)
+        check_network_options(f"{prefix}actor_cfg", student, self.actor_cfg, ("obs_normalization",))
 
 
 def teacher_act_prob_schedule(schedule: str | float | Callable[[int], float], scale: float) -> Callable[[int], float]:
@@ -227,6 +233,8 @@ class Distillation:
         self.device = resolve_device(device if device is not None else cfg.device)
         self.num_student_obs = observation_group_width(env, cfg.student_obs_group, "student_obs_group")
         self.num_teacher_obs = observation_group_width(env, cfg.teacher_obs_group, "teacher_obs_group")
+        if student_class is None:
+            cfg.check_networks()
         student_class = network_class("actor", student_class, cfg.actor_cfg, RecurrentActor, MLPActor)
         self.student = student_class(
             self.num_student_obs, env.num_actions, obs_normalization=cfg.empirical_normalization, **cfg.actor_cfg

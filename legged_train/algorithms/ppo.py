@@ -17,12 +17,14 @@ from torch import nn
 
 from legged_train.config import RunnerConfig, check_fields, resolve_device
 from legged_train.distributed import average_gradients, broadcast_module, mean_over_ranks
-from legged_train.networks import RNN_TYPES, MLPActor, MLPCritic, RecurrentActor, RecurrentCritic
+from legged_train.networks import RNN_TYPES, MLPActor, MLPCritic, RecurrentActor, RecurrentCritic, check_network_options
 from legged_train.finite import check_finite, check_module_finite
 from legged_train.observation_groups import observation_group_width
 from legged_train.storage import RolloutStorage
 
 LR_SCHEDULES = ("adaptive", "fixed", "linear")
+# Network arguments PPO passes from its own fields (empirical_normalization, init_noise_std), not from actor_cfg / critic_cfg.
+PPO_SETS_NETWORK_OPTIONS = ("obs_normalization", "init_noise_std")
 
 
 @dataclass
@@ -95,6 +97,15 @@ class PPOConfig(RunnerConfig):
                 raise ValueError(
                     f"{name}.rnn_type={rnn_type!r} is not supported; allowed: {', '.join(map(repr, RNN_TYPES))}"
                 )
+
+    def check_networks(self, prefix: str = "") -> None:
+        """``actor_cfg`` / ``critic_cfg`` against the networks PPO builds from them when no class is given
+        (MLPActor / MLPCritic, RecurrentActor / RecurrentCritic with rnn_type): a misspelled option is one
+        ValueError naming ``{prefix}actor_cfg.<key>`` and the allowed keys, before anything is built."""
+        for name, recurrent, feed_forward in (("actor", RecurrentActor, MLPActor), ("critic", RecurrentCritic, MLPCritic)):
+            options = getattr(self, f"{name}_cfg")
+            network = network_class(f"{prefix}{name}", None, options, recurrent, feed_forward)
+            check_network_options(f"{prefix}{name}_cfg", network, options, PPO_SETS_NETWORK_OPTIONS)
 
 
 def adaptive_learning_rate(
@@ -179,6 +190,8 @@ class PPO:
         else:
             self.has_critic_group = True
             num_critic_obs = observation_group_width(env, cfg.critic_obs_group, "critic_obs_group")
+        if actor_class is None and critic_class is None:
+            cfg.check_networks()
         actor_class = network_class("actor", actor_class, cfg.actor_cfg, RecurrentActor, MLPActor)
         critic_class = network_class("critic", critic_class, cfg.critic_cfg, RecurrentCritic, MLPCritic)
         self.actor = actor_class(
