@@ -13,7 +13,7 @@ registered legged task. ``Sb3VecEnv`` puts Stable-Baselines3's VecEnv API on top
   ``action_space`` are the batched boxes.
 - **Episode ends**: ``terminated`` is a fall (a real end: do not bootstrap), ``truncated`` the time
   limit (bootstrap from the final observation); never both for one env in one step.
-- **Autoreset: same step.** ``metadata["autoreset_mode"]`` is ``AutoresetMode.SAME_STEP``: an env that
+- **Autoreset: same step** (the default, ``autoreset_mode=AutoresetMode.SAME_STEP``): an env that
   ends in a step is reset inside that step, so ``obs`` already holds its next episode's first
   observation. What it ended with is in ``info["final_obs"]``, valid in the rows where
   ``info["_final_obs"]`` is True, and the info it ended with in ``info["final_info"]`` (its final
@@ -22,12 +22,33 @@ registered legged task. ``Sb3VecEnv`` puts Stable-Baselines3's VecEnv API on top
   one float32 ``(num_envs, num_obs)`` array (zeros in the rows of envs that did not end), so it stays
   vectorized; ``info["final_obs"][i]`` and ``info["final_obs"][info["_final_obs"]]`` read it the same.
   These keys are present only on steps where some env ended, as with ``SyncVectorEnv``.
+- **Autoreset: next step** (``autoreset_mode=AutoresetMode.NEXT_STEP``, or ``"NextStep"``), the mode
+  Gymnasium's stateful vector wrappers (``NormalizeObservation``, ...) require: the step where an env
+  ends returns its final observation in ``obs``; the next step is that env's reset step, with reward
+  0 and terminated / truncated False, and its action is ignored. The env underneath still resets
+  ended envs inside the ending step (it steps all envs as one batch and cannot hold some back), so
+  on the reset step those envs take a zero action and ``obs`` is the observation after it: as the
+  agent sees it, a new episode starts one zero-action step after the env's own reset (one step of
+  its time limit). That observation is a state of the new episode like any other, so everything
+  the agent sees stays consistent.
 - **Privileged observations**: ``info["critic"]``, float32 ``(num_envs, num_privileged_obs)``, the
   critic group that goes with ``obs`` (``info["_critic"]`` all True), on every ``reset`` and ``step``,
   for envs that have one. All info values are arrays over envs, so Gymnasium's vector wrappers
   (``RecordEpisodeStatistics``, ``DictInfoToList``) work on top.
 - **Seeding**: ``reset(seed=s)`` reseeds the env's generator (commands, randomization, noise), so a
-  reset with the same seed repeats the same episodes' start.
+  reset with the same seed repeats the same episodes' start. ``reset(seed=[s0, s1, ...])``, one seed
+  per env as Gymnasium's vector API allows, is accepted too: the envs share one generator (they are
+  one batched simulation), so it is seeded with the first seed, ``s0``. This matches what
+  ``SyncVectorEnv`` makes of ``reset(seed=s)`` (seeds ``s, s + 1, ...``): both forms give the same
+  episodes. A first seed of None leaves the generator as it is.
+- **Registered ids**: importing this module registers one Gymnasium id per legged task
+  (``legged_train/Go1Flat-v0`` for go1_flat; ``GYMNASIUM_IDS`` lists them) and
+  ``legged_train/Legged-v0``, which takes ``task=``. They have a vector entry point only:
+  ``gymnasium.make_vec("legged_train/Go1Flat-v0", num_envs=64)`` (``vectorization_mode`` left out or
+  ``"vector_entry_point"``); keyword arguments go to ``make_gymnasium_env`` (``autoreset_mode=``,
+  ``action_bound=``, config fields such as ``sim__num_threads=1``). Without importing this module
+  first, ``gymnasium.make_vec("legged_train.envs.gymnasium_env:legged_train/Go1Flat-v0", ...)``
+  imports it.
 
 The env is driven inside ``torch.inference_mode``, as our runners drive it: its tensors are then
 never updated in place outside that mode (which inference tensors forbid), and no autograd graph is
@@ -63,9 +84,11 @@ class GymnasiumVectorEnv(VectorEnv):
     Args:
         env: an env with the ``legged_train.envs.vec_env.VecEnv`` API and continuous actions, e.g. a legged env.
         action_bound: half-width of the action box; ``None`` takes ``env.cfg.clip_actions``.
+        autoreset_mode: ``AutoresetMode.SAME_STEP`` (default) or ``AutoresetMode.NEXT_STEP`` (or their
+            values, "SameStep" / "NextStep").
     """
 
-    def __init__(self, env: VecEnv, action_bound: float | None = None):
+    def __init__(self, env: VecEnv, action_bound: float | None = None, autoreset_mode: AutoresetMode | str = AutoresetMode.SAME_STEP):
         if not isinstance(env, VecEnv):
             raise TypeError(f"GymnasiumVectorEnv wraps an envs.vec_env.VecEnv (e.g. a legged env), got {type(env).__name__}")
         if getattr(env, "is_discrete", False):
@@ -76,6 +99,13 @@ class GymnasiumVectorEnv(VectorEnv):
                 raise ValueError(f"action_bound: {type(env).__name__} has no cfg.clip_actions; pass action_bound (> 0)")
         if not action_bound > 0:
             raise ValueError(f"action_bound={action_bound!r} must be > 0")
+        modes = (AutoresetMode.SAME_STEP, AutoresetMode.NEXT_STEP)
+        if autoreset_mode not in modes and autoreset_mode not in [mode.value for mode in modes]:
+            raise ValueError(
+                f"autoreset_mode={autoreset_mode!r}: the env resets ended envs itself; allowed: "
+                + ", ".join(f"AutoresetMode.{mode.name} ({mode.value!r})" for mode in modes)
+            )
+        self.autoreset_mode = AutoresetMode(autoreset_mode)
         self.env = env
         self.num_envs = env.num_envs
         self.action_bound = float(action_bound)
@@ -84,12 +114,21 @@ class GymnasiumVectorEnv(VectorEnv):
         self.single_action_space = gym.spaces.Box(-self.action_bound, self.action_bound, (env.num_actions,), np.float32)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
-        self.metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": []}
+        self.metadata = {"autoreset_mode": self.autoreset_mode, "render_modes": []}
         self.render_mode = None
+        # NEXT_STEP: the envs whose episode ended at the last step; their next step is the reset step.
+        self._autoreset = np.zeros(self.num_envs, dtype=bool)
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
+    def reset(
+        self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict]:
         if options:
             raise ValueError(f"options={options!r}: the env takes no reset options; allowed: None or {{}}")
+        if isinstance(seed, (list, tuple)):
+            # One generator for the whole batch: the first env's seed seeds it (see the module docstring).
+            if len(seed) != self.num_envs:
+                raise ValueError(f"seed: a list of {len(seed)} seeds for {self.num_envs} envs; give one per env, or one int")
+            seed = seed[0]
         super().reset(seed=seed)  # seeds self.np_random, Gymnasium's per-vector-env generator
         if seed is not None:
             generator = getattr(self.env, "generator", None)
@@ -98,6 +137,7 @@ class GymnasiumVectorEnv(VectorEnv):
             generator.manual_seed(int(seed))
         with torch.inference_mode():
             obs, extras = self.env.reset()
+        self._autoreset[:] = False
         return _to_numpy(obs), self._info(extras)
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
@@ -105,6 +145,8 @@ class GymnasiumVectorEnv(VectorEnv):
         if actions.shape != self.action_space.shape:
             raise ValueError(f"actions has shape {actions.shape}; expected {self.action_space.shape} (num_envs, num_actions)")
         actions = np.clip(actions, -self.action_bound, self.action_bound)
+        if self.autoreset_mode == AutoresetMode.NEXT_STEP:
+            return self._step_next_step_autoreset(actions)
         with torch.inference_mode():
             obs, rewards, dones, extras = self.env.step(torch.from_numpy(actions).to(self.env.device))
         info = self._info(extras)
@@ -118,6 +160,25 @@ class GymnasiumVectorEnv(VectorEnv):
         terminated = _to_numpy(extras["terminated"]).astype(bool)
         truncated = _to_numpy(extras["truncated"]).astype(bool)
         return _to_numpy(obs), _to_numpy(rewards).astype(np.float32), terminated, truncated, info
+
+    def _step_next_step_autoreset(self, actions: np.ndarray):
+        """NEXT_STEP: an ended env reports its final observation now and its reset on the next step."""
+        resetting = self._autoreset
+        actions = np.where(resetting[:, None], 0.0, actions).astype(np.float32)  # the reset step ignores the action
+        with torch.inference_mode():
+            obs, rewards, dones, extras = self.env.step(torch.from_numpy(actions).to(self.env.device))
+        ended = _to_numpy(dones).astype(bool) & ~resetting
+        obs, rewards = _to_numpy(obs), _to_numpy(rewards).astype(np.float32)
+        terminated = _to_numpy(extras["terminated"]).astype(bool) & ~resetting
+        truncated = _to_numpy(extras["truncated"]).astype(bool) & ~resetting
+        rewards[resetting] = 0.0
+        info = self._info(extras)
+        if ended.any():
+            obs[ended] = _to_numpy(extras["final_observation"])[ended]
+            if self.has_critic:
+                info["critic"][ended] = _to_numpy(extras["final_critic_observation"])[ended]
+        self._autoreset = ended
+        return obs, rewards, terminated, truncated, info
 
     def _info(self, extras: dict) -> dict:
         if not self.has_critic:
@@ -133,9 +194,10 @@ def make_gymnasium_env(
     num_envs: int | None = None,
     device: str | torch.device = "cpu",
     action_bound: float | None = None,
+    autoreset_mode: AutoresetMode | str = AutoresetMode.SAME_STEP,
     **overrides: Any,
 ) -> GymnasiumVectorEnv:
-    """A registered legged task as a ``GymnasiumVectorEnv``.
+    """A registered legged task as a ``GymnasiumVectorEnv`` (``autoreset_mode``: see the module docstring).
 
     ``num_envs`` (``None``: the task's) and ``overrides`` set fields of the task's ``LeggedEnvConfig``;
     nested fields take ``__`` for the dot: ``make_gymnasium_env("go1_flat", num_envs=64, seed=3,
@@ -156,7 +218,33 @@ def make_gymnasium_env(
     if num_envs is not None:
         changes["num_envs"] = num_envs
     cfg = apply_overrides(task.env_cfg, changes)
-    return GymnasiumVectorEnv(task.make_env(cfg, device), action_bound=action_bound)
+    return GymnasiumVectorEnv(task.make_env(cfg, device), action_bound=action_bound, autoreset_mode=autoreset_mode)
+
+
+# Gymnasium ids of the built-in legged tasks: legged_train/<TaskInCamelCase>-v0.
+LEGGED_TASKS = ("go1_flat", "go1_flat_pretrained", "go1_amp", "go1_amp_pace", "go1_teacher", "go1_student", "go1_dagger_student")
+GYMNASIUM_IDS = {"legged_train/" + "".join(part.capitalize() for part in task.split("_")) + "-v0": task for task in LEGGED_TASKS}
+GENERIC_ID = "legged_train/Legged-v0"
+
+
+def make_vector_env(num_envs: int = 1, task: str | None = None, **kwargs: Any) -> GymnasiumVectorEnv:
+    """The vector entry point of the registered ids: ``gymnasium.make_vec`` calls it with ``num_envs``,
+    the id's ``task`` and the caller's keyword arguments (those of ``make_gymnasium_env``)."""
+    if task is None:
+        raise ValueError(f"{GENERIC_ID} needs task=, the name of a legged task, e.g. task='go1_flat'")
+    return make_gymnasium_env(task, num_envs=num_envs, **kwargs)
+
+
+def register_gymnasium_ids() -> None:
+    """Register ``GYMNASIUM_IDS`` and ``GENERIC_ID`` with Gymnasium (vector entry point only: the
+    envs are batched simulations, there is no single-env class to vectorize)."""
+    entry_point = f"{__name__}:make_vector_env"
+    for env_id, task in [*GYMNASIUM_IDS.items(), (GENERIC_ID, None)]:
+        if env_id not in gym.registry:
+            gym.register(env_id, vector_entry_point=entry_point, kwargs={} if task is None else {"task": task})
+
+
+register_gymnasium_ids()
 
 
 class Sb3VecEnv(_Sb3VecEnvBase):
@@ -180,6 +268,8 @@ class Sb3VecEnv(_Sb3VecEnvBase):
             env = GymnasiumVectorEnv(env, action_bound=action_bound)
         elif action_bound is not None:
             raise ValueError("action_bound: give it to the GymnasiumVectorEnv being wrapped, not to Sb3VecEnv")
+        if env.autoreset_mode != AutoresetMode.SAME_STEP:
+            raise ValueError(f"Sb3VecEnv needs a GymnasiumVectorEnv with autoreset_mode=SAME_STEP (SB3's own), got {env.autoreset_mode}")
         self.venv = env
         self.render_mode = None
         super().__init__(env.num_envs, env.single_observation_space, env.single_action_space)

@@ -73,6 +73,100 @@ def test_reset_with_a_seed_repeats_the_start():
     assert not np.array_equal(obs_a, obs_c)  # other commands, noise and physics draws
 
 
+def test_reset_takes_one_seed_per_env_and_the_first_seeds_the_generator():
+    env = make_gymnasium_env("go1_flat", num_envs=4, sim__num_threads=1)
+    obs_int, info_int = env.reset(seed=3)
+    obs_list, info_list = env.reset(seed=[3, 4, 5, 6])  # SyncVectorEnv's reading of seed=3
+    np.testing.assert_array_equal(obs_int, obs_list)
+    np.testing.assert_array_equal(info_int["critic"], info_list["critic"])
+    obs_again, _ = env.reset(seed=[3, 9, 9, 9])
+    np.testing.assert_array_equal(obs_int, obs_again)  # one generator: the first seed decides
+    assert not np.array_equal(obs_int, env.reset(seed=[4, 5, 6, 7])[0])
+    env.reset(seed=[None, 1, 2, 3])  # None first: the generator is left as it is
+    with pytest.raises(ValueError, match="a list of 3 seeds for 4 envs"):
+        env.reset(seed=[0, 1, 2])
+    env.close()
+
+
+def test_next_step_autoreset_reports_the_reset_on_the_following_step():
+    fields = dict(episode_length_s=1.0, seed=5)
+    view = GymnasiumVectorEnv(make_raw_env(16, **fields), autoreset_mode="NextStep")
+    assert view.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP
+    raw = make_raw_env(16, **fields)  # the same env driven directly, with the actions the view applies
+    view.reset()
+    with torch.inference_mode():
+        raw.reset()
+    rng = np.random.default_rng(0)
+    resetting = np.zeros(16, bool)
+    saw_terminated = saw_truncated = saw_reset_step = False
+    for _ in range(120):
+        actions = rng.uniform(-4.0, 4.0, size=(16, 12)).astype(np.float32)
+        obs, rewards, terminated, truncated, info = view.step(actions)
+        applied = np.where(resetting[:, None], 0.0, actions).astype(np.float32)  # the reset step ignores the action
+        with torch.inference_mode():
+            raw_obs, raw_rewards, raw_dones, extras = raw.step(torch.from_numpy(applied))
+        ended = terminated | truncated
+        assert "final_obs" not in info
+        # The reset step: reward 0, neither flag, an observation of the new episode.
+        assert (rewards[resetting] == 0).all() and not ended[resetting].any()
+        np.testing.assert_array_equal(obs[resetting], raw_obs.numpy()[resetting])
+        saw_reset_step |= bool(resetting.any())
+        # The ending step: the flags, the reward and the observation the episode ended with.
+        np.testing.assert_array_equal(terminated[~resetting], extras["terminated"].numpy()[~resetting])
+        np.testing.assert_array_equal(truncated[~resetting], extras["truncated"].numpy()[~resetting])
+        np.testing.assert_array_equal(rewards[~resetting], raw_rewards.numpy()[~resetting])
+        np.testing.assert_array_equal(obs[ended], extras["final_observation"].numpy()[ended])
+        np.testing.assert_array_equal(info["critic"][ended], extras["final_critic_observation"].numpy()[ended])
+        going_on = ~resetting & ~ended
+        np.testing.assert_array_equal(obs[going_on], raw_obs.numpy()[going_on])
+        saw_terminated |= bool(terminated.any())
+        saw_truncated |= bool(truncated.any())
+        resetting = ended
+    assert saw_terminated and saw_truncated and saw_reset_step
+    with pytest.raises(ValueError, match="autoreset_mode=.*allowed: AutoresetMode.SAME_STEP"):
+        GymnasiumVectorEnv(make_raw_env(2), autoreset_mode=AutoresetMode.DISABLED)
+    with pytest.raises(ValueError, match="Sb3VecEnv needs .*SAME_STEP"):
+        Sb3VecEnv(view)
+
+
+def test_gymnasium_vector_wrappers_accept_the_next_step_view():
+    from gymnasium.wrappers.vector import FlattenObservation, NormalizeObservation
+
+    env = make_gymnasium_env("go1_flat", num_envs=8, sim__num_threads=1, episode_length_s=0.2, autoreset_mode="NextStep")
+    wrapped = RecordEpisodeStatistics(FlattenObservation(NormalizeObservation(env)))
+    obs, _ = wrapped.reset(seed=0)
+    assert obs.shape == (8, env.env.num_obs)
+    finished = 0
+    for _ in range(25):  # 10-step episodes: every env ends twice
+        obs, rewards, terminated, truncated, info = wrapped.step(env.action_space.sample() * 0.01)
+        assert obs.shape == (8, env.env.num_obs) and np.isfinite(obs).all()
+        finished += int(info.get("_episode", np.zeros(8, bool)).sum())
+    assert finished >= 8
+    # Normalized: the running statistics moved away from their start.
+    assert np.abs(wrapped.env.env.obs_rms.mean).sum() > 0
+    wrapped.close()
+
+
+def test_make_vec_builds_the_registered_ids():
+    from legged_train.envs.gymnasium_env import GENERIC_ID, GYMNASIUM_IDS
+
+    assert GYMNASIUM_IDS["legged_train/Go1Flat-v0"] == "go1_flat"
+    assert set(GYMNASIUM_IDS) <= set(gym.registry)
+    env = gym.make_vec("legged_train/Go1Flat-v0", num_envs=8, vectorization_mode="vector_entry_point", sim__num_threads=1)
+    assert isinstance(env, GymnasiumVectorEnv) and env.num_envs == 8 and env.spec.id == "legged_train/Go1Flat-v0"
+    obs, _ = env.reset(seed=list(range(8)))
+    assert obs.shape == (8, env.env.num_obs)
+    env.close()
+    env = gym.make_vec(GENERIC_ID, num_envs=2, task="go1_flat", sim__num_threads=1, autoreset_mode="NextStep")
+    assert env.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP
+    env = gym.wrappers.vector.NormalizeObservation(env)
+    env.reset(seed=0)
+    env.step(env.action_space.sample() * 0.0)
+    env.close()
+    with pytest.raises(ValueError, match="needs task="):
+        gym.make_vec(GENERIC_ID, num_envs=2)
+
+
 def test_episode_ends_and_same_step_autoreset_match_the_env():
     # Two identical envs (same seed), one seen through Gymnasium, one driven directly: 1 s episodes and
     # violent actions, so that both falls (terminated) and time limits (truncated) happen.
