@@ -26,7 +26,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from legged_train.envs.backend import make_backend, resolve_backend_name  # noqa: E402
+from legged_train.envs.backend_factory import make_backend, resolve_backend_name  # noqa: E402
 from legged_train.tasks import get_task  # noqa: E402
 
 

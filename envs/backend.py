@@ -3,7 +3,8 @@
 The env logic (observations, rewards, terminations, randomization) is written once, in torch, over
 the tensors a backend exposes. The CPU backend (`MjBatchBackend`) gives zero-copy views of mjbatch's
 arrays; a GPU backend gives zero-copy views of MuJoCo Warp's. Everything the env needs goes through
-this narrow surface, so a new backend slots in without touching env code.
+this narrow surface, so a new backend slots in without touching env code. Which backend an env
+gets is decided in `backend_factory` (this module imports none of them).
 
 Tensor semantics (all (num_envs, ...), float64 on the CPU backend):
 - `qpos`, `qvel`, `ctrl`: the state and controls; writes reach the simulation at its next call.
@@ -17,7 +18,6 @@ Tensor semantics (all (num_envs, ...), float64 on the CPU backend):
 
 from __future__ import annotations
 
-import warnings
 from abc import ABC, abstractmethod
 
 import mujoco
@@ -99,30 +99,3 @@ class PhysicsBackend(ABC):
         """A view of one sensor's columns of `sensordata`."""
         sensor = self.model.sensor(name)
         return self.sensordata[:, sensor.adr[0] : sensor.adr[0] + sensor.dim[0]]
-
-
-def resolve_backend_name(name: str, device: torch.device) -> str:
-    """The backend "auto" stands for: MuJoCo Warp when the env's tensors live on a CUDA device
-    (and it is installed), else mjbatch."""
-    if name != "auto":
-        return name
-    if device.type != "cuda":
-        return "mjbatch"
-    from legged_train.envs.warp_backend import INSTALL_HINT, warp_available
-
-    if warp_available():
-        return "warp"
-    warnings.warn(f"sim.backend='auto' on {device}: MuJoCo Warp is not installed, so the physics runs on the CPU with mjbatch ({INSTALL_HINT})", stacklevel=3)
-    return "mjbatch"
-
-
-def make_backend(model: mujoco.MjModel, num_envs: int, sim_cfg, device: torch.device) -> PhysicsBackend:
-    """The backend `sim_cfg.backend` names ("auto", "mjbatch" or "warp") for `num_envs` copies of `model`."""
-    name = resolve_backend_name(sim_cfg.backend, torch.device(device))
-    if name == "warp":
-        from legged_train.envs.warp_backend import WarpBackend
-
-        return WarpBackend(model, num_envs, device)
-    from legged_train.envs.mjbatch_backend import MjBatchBackend
-
-    return MjBatchBackend(model, num_envs, sim_cfg.num_threads)

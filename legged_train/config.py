@@ -114,6 +114,9 @@ def apply_overrides(cfg: Any, overrides: dict[str, Any]) -> Any:
     path or type raises ``ValueError`` naming the path, the value and what is allowed.
     Paths may go through nested dataclasses and dicts (``actor_cfg.hidden_dims``).
     """
+    # A config that renamed fields maps the old spellings itself (LeggedEnvConfig.upgrade_overrides).
+    if hasattr(cfg, "upgrade_overrides"):
+        overrides = cfg.upgrade_overrides(overrides)
     touched: list[Any] = []
     for path, raw_value in overrides.items():
         parts = path.split(".")

@@ -110,7 +110,7 @@ def test_tracking_rewards_by_hand_in_the_heading_frame():
     set_state(env, 0, base_quat=[math.cos(yaw / 2), 0, 0, math.sin(yaw / 2)], base_vel=[0, 0.5, 0, 0, 0, 0.25])
     from legged_train.envs.legged import rewards
 
-    sigma = env.cfg.rewards.tracking_sigma
+    sigma = env.cfg.rewards.params["track_lin_vel"]["sigma"]
     assert env.base_lin_vel_heading[0].tolist() == pytest.approx([0.5, 0.0], abs=1e-6)
     assert rewards.track_lin_vel(env)[0].item() == pytest.approx(math.exp(-(0.5**2) / sigma), rel=1e-5)
     # The free joint's angular velocity is in the base frame; level base: yaw rate = wz.
@@ -133,8 +133,9 @@ def test_joint_terms_by_hand():
 
     env = make_env(num_envs=2)
     q = env.default_joint_pos.clone()
-    q[0] = env.soft_joint_upper[0] + 0.05  # hip past its soft limit by 0.05 rad
-    q[2] = env.soft_joint_lower[2] - 0.02  # calf below its soft limit by 0.02 rad
+    soft_lower, soft_upper = rewards.soft_joint_limits(env.joint_range, env.cfg.rewards.params["joint_pos_limits"]["soft_limit"])
+    q[0] = soft_upper[0] + 0.05  # hip past its soft limit by 0.05 rad
+    q[2] = soft_lower[2] - 0.02  # calf below its soft limit by 0.02 rad
     qd = torch.zeros(12)
     qd[1] = 2.0
     set_state(env, 0, joint_pos=q, joint_vel=qd)
@@ -184,7 +185,7 @@ def test_feet_air_time_rewards_the_swing_at_touchdown():
         if step < 25:
             assert value == 0.0
     # Airborne for 25 steps, and the landing step counts too: 26 dt, minus the target.
-    assert value == pytest.approx(26 * env.step_dt - env.cfg.rewards.feet_air_time_target, abs=1e-6)
+    assert value == pytest.approx(26 * env.step_dt - env.cfg.rewards.params["feet_air_time"]["target"], abs=1e-6)
     env.commands[:] = 0.0  # standing still: no reward for stepping
     env._update_state()
     assert rewards.feet_air_time(env)[0].item() == 0.0

@@ -231,19 +231,24 @@ def test_a_bad_low_high_pair_names_the_field_and_value(field, value):
     "field, value, allowed",
     [
         ("noise.gyro", -0.1, "must be >= 0"),
-        ("rewards.tracking_sigma", 0.0, "must be > 0"),
+        ("rewards.params.track_lin_vel.sigma", 0.0, "must be a finite number > 0"),
+        ("terminations.terms.base_too_low.min_height", -0.1, r"must be a finite number >= 0 \(m\)"),
+        ("rewards.weights.track_lin_vel", float("inf"), r"must be a finite number \(0 turns the term off\)"),
         ("episode_length_s", "20", "must be > 0"),
         ("sim.num_threads", 1.5, r"must be an int >= 0"),
         ("domain_rand.friction", (-0.1, 1.0), "low must be >= 0"),
-        ("rewards.soft_joint_pos_limit", 1.2, r"must be in \(0, 1\]"),
+        ("rewards.params.joint_pos_limits.soft_limit", 1.2, r"must be a finite number in \(0, 1\]"),
     ],
 )
 def test_other_bad_values_name_the_field_value_and_what_is_allowed(field, value, allowed):
     cfg = LeggedEnvConfig()
     obj, *path = cfg, *field.split(".")
     for part in path[:-1]:
-        obj = getattr(obj, part)
-    setattr(obj, path[-1], value)
+        obj = obj[part] if isinstance(obj, dict) else getattr(obj, part)
+    if isinstance(obj, dict):
+        obj[path[-1]] = value
+    else:
+        setattr(obj, path[-1], value)
     with pytest.raises(ValueError, match=re.escape(f"LeggedEnvConfig.{field}={value!r}: ") + allowed):
         cfg.validate()
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 from dataclasses import dataclass, field
 
+from legged_train.envs.legged import legacy
 from legged_train.envs.robot import RobotConfig
 
 
@@ -101,10 +103,12 @@ def default_observations() -> dict[str, ObservationGroupConfig]:
 
 @dataclass
 class RewardsConfig:
-    """Weights are per second of simulated time: each term is scaled by the policy dt.
+    """Reward terms of ``legged_train.envs.legged.rewards`` by name: their weights and parameters.
 
-    A weight of 0 turns a term off (it is then not even computed). Names are those of
-    `legged_train.envs.legged.rewards`; an unknown name is an error that lists the known ones."""
+    Weights are per second of simulated time: each term is scaled by the policy dt. A weight of 0
+    turns a term off (it is then not even computed); an unknown name is an error that lists the
+    known ones. ``params`` holds each term's keyword arguments (``--set
+    env.rewards.params.track_lin_vel.sigma=0.3``); a term without an entry uses its function's defaults."""
 
     weights: dict[str, float] = field(
         default_factory=lambda: {
@@ -125,23 +129,53 @@ class RewardsConfig:
             "termination": -100.0,
         }
     )
-    tracking_sigma: float = 0.25  # (m/s)^2 and (rad/s)^2 in the exp() of the tracking terms
-    feet_air_time_target: float = 0.25  # s; steps longer than this earn reward at touch-down (half a 2 Hz trot)
-    soft_joint_pos_limit: float = 0.95  # fraction of the joint range before joint_pos_limits bites
-    contact_force_threshold: float = 1.0  # N, a foot (or knee) touches above this
+    params: dict[str, dict[str, float]] = field(
+        default_factory=lambda: {
+            "track_lin_vel": {"sigma": 0.25},  # (m/s)^2 in the exp() of the error
+            "track_ang_vel": {"sigma": 0.25},  # (rad/s)^2
+            "feet_air_time": {"target": 0.25},  # s; steps longer than this earn reward (half a 2 Hz trot)
+            "joint_pos_limits": {"soft_limit": 0.95},  # fraction of the joint range before it bites
+        }
+    )
+    contact_force_threshold: float = 1.0  # N, a foot (or knee, or the base) touches above this
     only_positive_rewards: bool = True  # clip the step's total at 0: early falls are not a way out
+
+    def __setattr__(self, name, value):  # the old spellings, from Python (LEGACY_FIELDS)
+        legacy.set_old_field(self, "rewards", name, value) or super().__setattr__(name, value)
 
 
 @dataclass
 class TerminationConfig:
-    max_tilt: float = 1.0  # rad between the base's up axis and the world's
-    min_base_height: float = 0.12  # m
-    base_contact: bool = True  # base touching the floor ends the episode (full-body contacts only)
+    """Termination terms of ``legged_train.envs.legged.terminations`` by name -> their keyword
+    arguments. Any term that fires ends the episode (``terminated``); the time limit is separate
+    (``truncated``). None turns a term off: ``--set env.terminations.terms.base_contact=null``."""
+
+    terms: dict[str, dict[str, float] | None] = field(
+        default_factory=lambda: {
+            "bad_orientation": {"max_tilt": 1.0},  # rad between the base's up axis and the world's
+            "base_too_low": {"min_height": 0.12},  # m
+            "base_contact": {},  # the base touching the floor (full-body contacts only)
+        }
+    )
+
+    def __setattr__(self, name, value):  # the old spellings, from Python (LEGACY_FIELDS)
+        legacy.set_old_field(self, "terminations", name, value) or super().__setattr__(name, value)
+
+
+@dataclass
+class CurriculumConfig:
+    """Curriculum terms of ``legged_train.envs.legged.curriculum`` by name -> their keyword arguments;
+    None is off (all are, by default). ``--set 'env.curriculum.terms.command_range={}'`` turns one on
+    with its function's defaults."""
+
+    terms: dict[str, dict[str, float] | None] = field(default_factory=lambda: {"command_range": None})
 
 
 @dataclass
 class DomainRandConfig:
-    """Physics randomization, drawn per env at every reset (pushes on a timer). All seeded."""
+    """The events of ``legged_train.envs.legged.events``: physics randomization drawn per env at every
+    reset (each field below the switch is the parameter of the event of the same name), the initial
+    state's noise and pushes on a timer. All seeded."""
 
     enabled: bool = True
     friction: tuple[float, float] = (0.4, 1.25)
@@ -166,6 +200,7 @@ class LeggedEnvConfig:
     rewards: RewardsConfig = field(default_factory=RewardsConfig)
     terminations: TerminationConfig = field(default_factory=TerminationConfig)
     domain_rand: DomainRandConfig = field(default_factory=DomainRandConfig)
+    curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)
     clip_actions: float = 100.0
     # Observation groups by name, each an ordered list of terms of envs.observations. `policy` is
     # what the actor sees (required); `critic` (optional) is the privileged group of an asymmetric
@@ -213,13 +248,8 @@ class LeggedEnvConfig:
             pair(f"commands.{name}")
         for name in ("gyro", "projected_gravity", "joint_pos", "joint_vel"):
             number(f"noise.{name}", 0, "must be >= 0")
-        number("rewards.tracking_sigma", 0, "must be > 0", strict=True)
-        number("rewards.feet_air_time_target", 0, "must be >= 0 (s)")
         number("rewards.contact_force_threshold", 0, "must be >= 0 (N)")
-        value = self.rewards.soft_joint_pos_limit
-        need(_is_number(value) and 0.0 < value <= 1.0, "rewards.soft_joint_pos_limit", value, "must be in (0, 1]")
-        number("terminations.max_tilt", 0, "must be > 0 rad", strict=True)
-        number("terminations.min_base_height", 0, "must be >= 0 (m)")
+        self._validate_terms(need)
         friction, _ = pair("domain_rand.friction")
         need(friction >= 0, "domain_rand.friction", self.domain_rand.friction, "low must be >= 0")
         pair("domain_rand.added_base_mass")
@@ -230,6 +260,40 @@ class LeggedEnvConfig:
         number("domain_rand.push_interval", 0, "must be >= 0 (0 disables)")
         self._validate_observations(need)
         self.robot.validate()
+
+    def _validate_terms(self, need) -> None:
+        """Reward weights, and every term's parameters, against the term functions' signatures."""
+        # Here, not at the top: the config needs no torch.
+        from legged_train.envs.legged.curriculum import CURRICULUM_TERMS, NEEDS_REWARDS
+        from legged_train.envs.legged.rewards import REWARD_TERMS
+        from legged_train.envs.legged.terminations import TERMINATION_TERMS
+
+        weights = self.rewards.weights
+        need(isinstance(weights, dict), "rewards.weights", weights, "must map reward term names to weights")
+        unknown = sorted(set(weights) - set(REWARD_TERMS))
+        if unknown:
+            raise ValueError(f"LeggedEnvConfig.rewards.weights names unknown terms {unknown}; known terms: {sorted(REWARD_TERMS)}")
+        for name, weight in weights.items():
+            need(_is_number(weight), f"rewards.weights.{name}", weight, "must be a finite number (0 turns the term off)")
+        for path, terms, known in (("rewards.params", self.rewards.params, REWARD_TERMS),
+                                   ("terminations.terms", self.terminations.terms, TERMINATION_TERMS),
+                                   ("curriculum.terms", self.curriculum.terms, CURRICULUM_TERMS)):
+            need(isinstance(terms, dict), path, terms, "must map term names to their parameters")
+            for name, params in terms.items():
+                need(name in known, f"{path}.{name}", params, f"unknown term; known terms: {sorted(known)}")
+                if params is None and path != "rewards.params":
+                    continue  # off
+                need(isinstance(params, dict), f"{path}.{name}", params,
+                     "must be a mapping of the term's parameters ({} for its defaults)" + (", or None (off)" if path != "rewards.params" else ""))
+                allowed = term_parameters(known[name])
+                for key, value in params.items():
+                    need(key in allowed, f"{path}.{name}.{key}", value, f"unknown parameter of {name}; it takes {allowed or 'none'}")
+                    check, rule = PARAM_BOUNDS.get(key, (lambda v: True, ""))
+                    need(_is_number(value) and check(value), f"{path}.{name}.{key}", value, f"must be a finite number{rule}")
+        for name, params in self.curriculum.terms.items():
+            missing = [r for r in NEEDS_REWARDS.get(name, ()) if params is not None and not weights.get(r)]
+            need(not missing, f"curriculum.terms.{name}", params,
+                 f"needs the reward terms {missing} (a non-zero weight in rewards.weights), or None (off)")
 
     def _validate_observations(self, need) -> None:
         from legged_train.envs.legged.observations import OBSERVATION_TERMS  # here, not at the top: the config needs no torch
@@ -265,10 +329,33 @@ class LeggedEnvConfig:
                          "must be >= 0 (a uniform half-width) or None")
                 need(_is_number(term.scale), f"{where}.scale", term.scale, "must be a finite number")
 
+    @staticmethod
+    def upgrade_overrides(overrides: dict) -> dict:
+        """``{dotted path: value}`` with the old spellings replaced by the new fields (see ``legacy``)."""
+        return legacy.upgrade_overrides(overrides)
+
     def term_noise(self, term: ObservationTermConfig) -> float:
         """The half-width of a term's noise: its own, or its sensor's (``noise.<field>``) when None.
         ``noise.enabled`` is not applied here: the env reads it at every step."""
         return float(getattr(self.noise, SENSOR_NOISE[term.name]) if term.noise is None else term.noise)
+
+
+# Bounds of term parameters, by parameter name (every parameter must be a finite number).
+PARAM_BOUNDS = {
+    "sigma": (lambda v: v > 0, " > 0"),
+    "target": (lambda v: v >= 0, " >= 0 (s)"),
+    "soft_limit": (lambda v: 0 < v <= 1, " in (0, 1]"),
+    "max_tilt": (lambda v: v > 0, " > 0 (rad)"),
+    "min_height": (lambda v: v >= 0, " >= 0 (m)"),
+    "step": (lambda v: v >= 0, " >= 0"),
+    "max_lin_vel_x": (lambda v: v > 0, " > 0 (m/s)"),
+}
+
+
+def term_parameters(function) -> list[str]:
+    """The keyword parameters of a term function: those after the env (and env_ids)."""
+    skip = ("env", "state", "env_ids")
+    return [name for name in inspect.signature(function).parameters if name not in skip]
 
 
 def _as_term(value):

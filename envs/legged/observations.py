@@ -299,3 +299,32 @@ class ObservationGroup:
         becomes their newest observation, so the policy never sees the last episode's end."""
         if self.history_length > 1 and len(env_ids) > 0:
             obs[env_ids] = obs[env_ids, self.step_columns].repeat(1, self.history_length)
+
+
+def build_groups(cfg, state) -> dict[str, ObservationGroup]:
+    """Each group of a ``LeggedEnvConfig`` compiled once (term functions, widths, noise, scale) on
+    ``state``; ``gait_clock`` terms are dropped when ``cfg.gait_clock`` is off."""
+    groups = {}
+    for name, group in cfg.observations.items():
+        terms = [term for term in group.terms if cfg.gait_clock or term.name != "gait_clock"]
+        if not terms:
+            raise ValueError(f"LeggedEnvConfig.observations.{name} has no terms left: its only one, gait_clock, is off (gait_clock=False)")
+        noise = [cfg.term_noise(term) for term in terms]
+        groups[name] = ObservationGroup(name, terms, noise, group.history_length, state)
+    return groups
+
+
+def compute_groups(groups: dict[str, ObservationGroup], state, previous: dict[str, torch.Tensor],
+                   generator: torch.Generator | None, reset_ids: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """Every group's observation of ``state``, each after its ``previous`` one (history).
+
+    Groups are computed in config order, each drawing its noise (one draw over its noisy terms)
+    from ``generator`` (None: clean). ``reset_ids``: envs whose episode starts now; their history is
+    refilled with this first observation."""
+    obs, terms = {}, {}  # terms: each term's value, computed once for all the groups that use it
+    for name, group in groups.items():
+        value = group.compute(state, previous[name], generator, terms)
+        if reset_ids is not None:
+            group.refill(value, reset_ids)
+        obs[name] = value
+    return obs

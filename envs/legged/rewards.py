@@ -2,7 +2,9 @@
 returning one value per env (before its weight and the policy dt are applied).
 
 Each reads state the env computed once in `_update_state` (heading-frame velocity, feet, torques...),
-so a term is one line of physics, vectorized over envs.
+so a term is one line of physics, vectorized over envs. A term's parameters are its keyword
+arguments, set per term in the config (``RewardsConfig.params``). A new term is a function here,
+listed in ``REWARD_TERMS``, and its weight in ``RewardsConfig.weights``.
 """
 
 from __future__ import annotations
@@ -15,15 +17,16 @@ if TYPE_CHECKING:
     from legged_train.envs.legged.env import LeggedVelocityEnv
 
 
-def track_lin_vel(env: LeggedVelocityEnv) -> torch.Tensor:
-    """exp(-|commanded - measured planar velocity in the heading frame|^2 / sigma)."""
+def track_lin_vel(env: LeggedVelocityEnv, sigma: float = 0.25) -> torch.Tensor:
+    """exp(-|commanded - measured planar velocity in the heading frame|^2 / sigma), sigma in (m/s)^2."""
     error = torch.sum(torch.square(env.commands[:, :2] - env.base_lin_vel_heading), dim=1)
-    return torch.exp(-error / env.cfg.rewards.tracking_sigma)
+    return torch.exp(-error / sigma)
 
 
-def track_ang_vel(env: LeggedVelocityEnv) -> torch.Tensor:
+def track_ang_vel(env: LeggedVelocityEnv, sigma: float = 0.25) -> torch.Tensor:
+    """exp(-(commanded - measured yaw rate)^2 / sigma), sigma in (rad/s)^2."""
     error = torch.square(env.commands[:, 2] - env.yaw_rate)
-    return torch.exp(-error / env.cfg.rewards.tracking_sigma)
+    return torch.exp(-error / sigma)
 
 
 def lin_vel_z(env: LeggedVelocityEnv) -> torch.Tensor:
@@ -57,17 +60,23 @@ def action_rate(env: LeggedVelocityEnv) -> torch.Tensor:
     return torch.sum(torch.square(env.actions - env.last_actions), dim=1)
 
 
-def joint_pos_limits(env: LeggedVelocityEnv) -> torch.Tensor:
-    """How far joints are past the soft limits (rad), summed."""
-    below = (env.soft_joint_lower - env.joint_pos).clamp(min=0.0)
-    above = (env.joint_pos - env.soft_joint_upper).clamp(min=0.0)
+def soft_joint_limits(joint_range: torch.Tensor, soft_limit: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(lower, upper): the middle ``soft_limit`` share of each joint's (J, 2) range."""
+    middle, half = joint_range.mean(1), 0.5 * (joint_range[:, 1] - joint_range[:, 0]) * soft_limit
+    return middle - half, middle + half
+
+
+def joint_pos_limits(env: LeggedVelocityEnv, soft_limit: float = 0.95) -> torch.Tensor:
+    """How far joints are past the soft limits (rad), summed: the middle ``soft_limit`` share of the range."""
+    lower, upper = soft_joint_limits(env.joint_range, soft_limit)
+    below = (lower - env.joint_pos).clamp(min=0.0)
+    above = (env.joint_pos - upper).clamp(min=0.0)
     return torch.sum(below + above, dim=1)
 
 
-def feet_air_time(env: LeggedVelocityEnv) -> torch.Tensor:
-    """At each touch-down, the swing's duration minus the target: rewards long steps, not shuffling.
-    Zero for a standing command, where stepping is not wanted."""
-    target = env.cfg.rewards.feet_air_time_target
+def feet_air_time(env: LeggedVelocityEnv, target: float = 0.25) -> torch.Tensor:
+    """At each touch-down, the swing's duration minus the target (s): rewards long steps, not
+    shuffling. Zero for a standing command, where stepping is not wanted."""
     reward = torch.sum((env.touchdown_air_time - target) * env.first_contact, dim=1)
     return reward * env.is_moving_command
 
