@@ -20,8 +20,9 @@ import torch
 
 pytest.importorskip("mujoco_warp")
 
-from legged_train.envs.backend import STATE_FIELDS, resolve_backend_name  # noqa: E402
-from legged_train.envs.legged_config import LeggedEnvConfig  # noqa: E402
+from legged_train.envs.backend import STATE_FIELDS  # noqa: E402
+from legged_train.envs.backend_factory import resolve_backend_name  # noqa: E402
+from legged_train.envs.legged.config import LeggedEnvConfig  # noqa: E402
 from legged_train.envs.mjbatch_backend import MjBatchBackend  # noqa: E402
 from legged_train.envs.robot import build_model  # noqa: E402
 from legged_train.envs.warp_backend import WarpBackend  # noqa: E402
@@ -184,9 +185,9 @@ def test_warp_missing_is_one_clear_line():
     # A Python where MuJoCo Warp cannot be imported (a None entry in sys.modules blocks the import).
     code = (
         "import sys; sys.modules['mujoco_warp'] = None\n"
-        "from legged_train.envs.legged_config import LeggedEnvConfig\n"
+        "from legged_train.envs.legged.config import LeggedEnvConfig\n"
         "from legged_train.envs.robot import build_model\n"
-        "from legged_train.envs.backend import make_backend\n"
+        "from legged_train.envs.backend_factory import make_backend\n"
         "import torch\n"
         "cfg = LeggedEnvConfig(num_envs=2); cfg.sim.backend = 'warp'\n"
         "model = build_model(cfg.robot, cfg.sim.timestep, False)\n"
