@@ -55,7 +55,7 @@ def train_until(task_name: str, args, run_dir: str, train_overrides: dict) -> di
     apply_overrides(train_cfg, {"seed": args.seed, "log_interval": args.eval_every, "eval_interval": 0, **train_overrides})
     set_seed(args.seed)
     env = task.make_env(env_cfg, "cpu")
-    runner = make_runner(env, train_cfg, run_dir, "cpu")
+    runner = make_runner(env, train_cfg, run_dir, "cpu", runner_cls=task.runner_cls)
     runner.run_config["task"] = task.name
     train_seconds, reached = 0.0, None
     while train_seconds < args.minutes * 60.0:

@@ -1,7 +1,11 @@
-"""Task registry: a name maps to an env config, a training config and how to build the env.
+"""Task registry: a name maps to an env config, a training config, how to build the env and which
+runner trains it.
 
 A task is data: a small module calls `register_task` with factories returning fresh dataclass
-instances, so every `get_task` hands out configs the caller may edit freely.
+instances, so every `get_task` hands out configs the caller may edit freely. `runner_cls` names the
+runner class (`make_runner(..., runner_cls=task.runner_cls)`); left out (None), it is the runner
+registered for the training config's type (`legged_train.runners.registry`: PPOConfig ->
+OnPolicyRunner, AMPConfig -> AmpPolicyRunner, ...), so tasks and plugins that do not name one keep working.
 
 Tasks from outside this package, without editing it:
 
@@ -50,6 +54,8 @@ class Task:
     env_cfg: Any
     train_cfg: Any
     make_env: Callable[[Any, Any], VecEnv]
+    # The runner that trains the task; None: the one registered for train_cfg's type.
+    runner_cls: type | None = None
 
 
 # name -> a function building a fresh Task
@@ -62,10 +68,11 @@ def register_task(
     env_cfg: Callable[[], Any],
     train_cfg: Callable[[], Any],
     make_env: Callable[[Any, Any], VecEnv],
+    runner_cls: type | None = None,
 ) -> None:
     if name in _REGISTRY:
         raise ValueError(f"task {name!r} is already registered")
-    _REGISTRY[name] = lambda: Task(name=name, env_cfg=env_cfg(), train_cfg=train_cfg(), make_env=make_env)
+    _REGISTRY[name] = lambda: Task(name=name, env_cfg=env_cfg(), train_cfg=train_cfg(), make_env=make_env, runner_cls=runner_cls)
 
 
 def list_tasks() -> list[str]:
@@ -130,7 +137,8 @@ def _task_factory(obj: Any, name: str, reference: str) -> Callable[[], Task]:
             raise UnknownTaskError(f"task {reference!r} names the task {obj!r}, which is not registered; registered tasks: {', '.join(sorted(_REGISTRY))}")
         return lambda: _renamed(_REGISTRY[obj](), name)
     if isinstance(obj, Task):
-        return lambda: Task(name=name, env_cfg=copy.deepcopy(obj.env_cfg), train_cfg=copy.deepcopy(obj.train_cfg), make_env=obj.make_env)
+        return lambda: Task(name=name, env_cfg=copy.deepcopy(obj.env_cfg), train_cfg=copy.deepcopy(obj.train_cfg),
+                            make_env=obj.make_env, runner_cls=obj.runner_cls)
     if isinstance(obj, tuple):
         if len(obj) != 3 or not all(callable(f) for f in obj):
             raise UnknownTaskError(f"task {reference!r} is a tuple of {len(obj)} items; expected (env_cfg, train_cfg, make_env), three callables")

@@ -16,6 +16,7 @@ import os
 
 from legged_train.envs.legged.config import LeggedEnvConfig, ObservationGroupConfig
 from legged_train.envs.legged.env import make_legged_env
+from legged_train.runners.amp_policy_runner import AmpPolicyRunner
 from legged_train.tasks.go1.flat import go1_flat_train
 from legged_train.tasks.registry import register_task
 
@@ -82,9 +83,8 @@ def go1_amp_env(amp_terms: list[str] = AMP_TERMS) -> LeggedEnvConfig:
 def go1_amp_train(gait: str = "trot"):
     from legged_train.algorithms.amp import AMPConfig
 
-    ppo = go1_flat_train()
-    return AMPConfig(
-        **{f.name: getattr(ppo, f.name) for f in dataclasses.fields(ppo)},
+    return go1_flat_train(
+        AMPConfig,
         motion_files=[os.path.relpath(reference_clips(gait), PROJECT_ROOT)],
         # Most episodes start inside a reference clip (AMP for hardware: 0.85): from a standing
         # start, standing still was a local optimum (measured: no step in 200 iterations without it).
@@ -100,5 +100,6 @@ def go1_amp_train(gait: str = "trot"):
     )
 
 
-register_task("go1_amp", go1_amp_env, lambda: go1_amp_train("trot"), make_legged_env)
-register_task("go1_amp_pace", lambda: go1_amp_env(AMP_LEG_TERMS), lambda: go1_amp_train("pace"), make_legged_env)
+register_task("go1_amp", go1_amp_env, lambda: go1_amp_train("trot"), make_legged_env, runner_cls=AmpPolicyRunner)
+register_task("go1_amp_pace", lambda: go1_amp_env(AMP_LEG_TERMS), lambda: go1_amp_train("pace"), make_legged_env,
+              runner_cls=AmpPolicyRunner)

@@ -19,9 +19,8 @@ no demonstration arrives for ``wait_for_data_s``.
 
 from __future__ import annotations
 
-import dataclasses
-
 from legged_train.envs.legged.env import make_legged_env
+from legged_train.runners.two_stage_runner import TwoStageRunner
 from legged_train.tasks.go1.flat import go1_flat_env, go1_flat_train
 from legged_train.tasks.registry import register_task
 
@@ -43,9 +42,8 @@ def go1_dagger_student_env():
 def go1_dagger_student_train():
     from legged_train.runners.two_stage_runner import PretrainDatasetConfig, TwoStagePPOConfig
 
-    ppo = go1_flat_train()
-    fields = {f.name: getattr(ppo, f.name) for f in dataclasses.fields(ppo)}
-    fields.update(
+    return go1_flat_train(
+        TwoStagePPOConfig,
         # An iteration clones 24 x 1024 dataset transitions in a fraction of a second, far faster
         # than the collector produces them: 1500 iterations are a few collector buffers' worth.
         max_iterations=1500,
@@ -53,9 +51,6 @@ def go1_dagger_student_train():
         save_interval=10,
         # The standard evaluation of the student in the env, to watch DAgger converge.
         eval_interval=100,
-    )
-    return TwoStagePPOConfig(
-        **fields,
         pretrain_iterations=WHOLE_RUN,
         pretrain_dataset=PretrainDatasetConfig(
             data_dir="data/go1_dagger",
@@ -67,4 +62,4 @@ def go1_dagger_student_train():
     )
 
 
-register_task("go1_dagger_student", go1_dagger_student_env, go1_dagger_student_train, make_legged_env)
+register_task("go1_dagger_student", go1_dagger_student_env, go1_dagger_student_train, make_legged_env, runner_cls=TwoStageRunner)

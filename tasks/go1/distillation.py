@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from legged_train.envs.legged.config import LeggedEnvConfig, ObservationGroupConfig
 from legged_train.envs.legged.env import make_legged_env
+from legged_train.runners.distillation_runner import DistillationRunner
 from legged_train.tasks.go1.flat import go1_flat_env, go1_flat_train
 from legged_train.tasks.registry import register_task
 
@@ -69,4 +70,4 @@ def go1_student_train():
 
 
 register_task("go1_teacher", go1_distillation_env, go1_teacher_train, make_legged_env)
-register_task("go1_student", go1_distillation_env, go1_student_train, make_legged_env)
+register_task("go1_student", go1_distillation_env, go1_student_train, make_legged_env, runner_cls=DistillationRunner)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from legged_train.envs.legged.config import LeggedEnvConfig
 from legged_train.envs.legged.env import make_legged_env
+from legged_train.runners.two_stage_runner import TwoStageRunner
 from legged_train.tasks.registry import register_task
 
 # go1_flat_pretrained: iterations of behaviour cloning (24k dataset transitions each at 1024 envs)
@@ -19,11 +20,13 @@ def go1_flat_env() -> LeggedEnvConfig:
     return LeggedEnvConfig(num_envs=1024)
 
 
-def go1_flat_train():
+def go1_flat_train(config_class=None, **changes):
+    """go1_flat's PPO settings, with ``changes`` on top, as a ``config_class``: PPOConfig, or a subclass
+    (AMPConfig, TwoStagePPOConfig) for a task that builds on go1_flat and sets that class's fields too."""
     from legged_train.algorithms.ppo import PPOConfig
 
     small = {"hidden_dims": [128, 128], "activation": "elu"}
-    return PPOConfig(
+    settings = dict(
         # ~200 iterations reach velocity_rmsd < 0.25 m/s (about 5 minutes on 2 cores); 400 take ~10.
         max_iterations=400,
         # 3 epochs, not rsl_rl's 5: the update is then ~0.3 s of a ~1.5 s iteration, so training runs
@@ -38,25 +41,23 @@ def go1_flat_train():
         # cores) for the update: measured 12.7k -> 15.1k training steps/s on 2 idle cores.
         rollout_torch_threads=1,
     )
+    return (config_class or PPOConfig)(**{**settings, **changes})
 
 
 def go1_flat_pretrained_train():
     """go1_flat's PPO after behaviour cloning of demonstrations (collect.py from a walking run)."""
-    import dataclasses
-
     from legged_train.runners.two_stage_runner import PretrainDatasetConfig, TwoStagePPOConfig
 
-    ppo = go1_flat_train()
-    # Behaviour cloning fits the actor's mean only; PPO then explores with this std, about what a
-    # trained go1_flat policy ends with (0.34 after 300 iterations). At PPO's usual 1.0 the noise
-    # undid the cloned gait within 10 iterations (velocity_rmsd 0.14 -> 0.23, measured).
-    ppo.init_noise_std = 0.35
-    return TwoStagePPOConfig(
-        **{f.name: getattr(ppo, f.name) for f in dataclasses.fields(ppo)},
+    return go1_flat_train(
+        TwoStagePPOConfig,
+        # Behaviour cloning fits the actor's mean only; PPO then explores with this std, about what a
+        # trained go1_flat policy ends with (0.34 after 300 iterations). At PPO's usual 1.0 the noise
+        # undid the cloned gait within 10 iterations (velocity_rmsd 0.14 -> 0.23, measured).
+        init_noise_std=0.35,
         pretrain_iterations=PRETRAIN_ITERATIONS,
         pretrain_dataset=PretrainDatasetConfig(data_dir="data/go1_demos"),
     )
 
 
 register_task("go1_flat", go1_flat_env, go1_flat_train, make_legged_env)
-register_task("go1_flat_pretrained", go1_flat_env, go1_flat_pretrained_train, make_legged_env)
+register_task("go1_flat_pretrained", go1_flat_env, go1_flat_pretrained_train, make_legged_env, runner_cls=TwoStageRunner)
