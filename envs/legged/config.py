@@ -202,7 +202,7 @@ class LeggedEnvConfig:
     domain_rand: DomainRandConfig = field(default_factory=DomainRandConfig)
     curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)
     clip_actions: float = 100.0
-    # Observation groups by name, each an ordered list of terms of envs.observations. `policy` is
+    # Observation groups by name, each an ordered list of terms of envs/legged/observations.py. `policy` is
     # what the actor sees (required); `critic` (optional) is the privileged group of an asymmetric
     # critic; a task may add others (teacher, student, amp...). See default_observations().
     observations: dict[str, ObservationGroupConfig] = field(default_factory=default_observations)

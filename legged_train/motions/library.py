@@ -23,7 +23,7 @@ from legged_train.motions.clip import MotionClip
 
 @dataclass
 class MotionState:
-    """Frames of reference motion, as the observation terms see the env (see envs/observations.py)."""
+    """Frames of reference motion, as the observation terms see the env (see envs/legged/observations.py)."""
 
     base_pos: torch.Tensor
     base_quat: torch.Tensor
