@@ -178,7 +178,7 @@ class LeggedVelocityEnv(VecEnv):
         if len(done_ids) > 0:
             final = {name: torch.where(dones[:, None], value, 0.0) for name, value in obs.items()}
             extras["log"] = self._episode_log(done_ids)
-            for function, params in self.curriculum_terms.values():
+            for function, params in self.curriculum_terms.values():  # before the reset clears their sums
                 function(self, done_ids, **params)
             self.reset_idx(done_ids)
             self._update_state()  # the reset envs' state is new; the others' reads the same again
