@@ -1,6 +1,7 @@
 """Robot descriptions: which MJCF, which names mean what, and how the joints are driven.
 
-A task names a `RobotConfig`; `build_model` turns it into the compiled MuJoCo model every backend
+The loader is three modules: this one (the config, feet, sensors and the floor), `robot_actuators`
+(gains, torque limits, position servos) and `robot_pose` (the standing pose and its check). A task names a `RobotConfig`; `build_model` turns it into the compiled MuJoCo model every backend
 simulates. The MJCF may be bare (bodies, joints, geoms) or a complete robot file as it comes from a
 vendor or MuJoCo Menagerie. What the env needs and the file lacks is added here:
 
@@ -38,27 +39,17 @@ pose; if its base sinks more than 15% below the standing height, a warning says 
 from __future__ import annotations
 
 import os
-import warnings
 from dataclasses import dataclass, field
 
 import mujoco
 import numpy as np
 
+from legged_train.envs.robot_actuators import check_actuators, resolve_gains, set_position_servo
+from legged_train.envs.robot_pose import check_standing, resolve_standing_pose
 from legged_train.envs.robots.go1 import constants as go1
 
 # Sensor names the env reads; the loader adds the sensors under these names when a file lacks them.
 GYRO, VELOCIMETER, UP = "imu_gyro", "imu_vel", "imu_up"
-
-# Go1's values (envs/robots/go1/constants.py) are the defaults for what neither the config nor the file gives.
-DEFAULT_KP, DEFAULT_KD = go1.KP, go1.KD
-STANDING_KEYFRAMES = ("stand", "home")  # looked for in this order, before the file's first keyframe
-
-# The standing check: simulated seconds, and the allowed drop of the base as a fraction of its
-# standing height (feet on the floor). Measured: Go1 at its kp=35 sinks 14.7% and trains well; robots
-# with gains too weak sink more (Go1 at kp=25: 38%, minidog at kp=10: 29%).
-STANDING_CHECK_S, STANDING_MAX_DROP = 1.0, 0.15
-# reset() and the check start the lowest foot this far above the floor: not part of any sinking.
-FOOT_CLEARANCE = 0.002
 
 
 def foot_touch_sensor(foot: str) -> str:
@@ -155,15 +146,6 @@ def moved_asset_path(path: str) -> str:
     return moved if os.path.isfile(moved) else path
 
 
-def _per_joint(value: float | list[float], n: int) -> np.ndarray:
-    return np.broadcast_to(np.asarray(value, dtype=float), (n,)).copy()
-
-
-def _as_config_value(values: np.ndarray) -> float | list[float]:
-    """A number when every joint has the same value (readable in config.yaml), else a list."""
-    return float(values[0]) if np.all(values == values[0]) else [float(v) for v in values]
-
-
 def _names(items) -> set[str]:
     return {item.name for item in items}
 
@@ -205,7 +187,7 @@ def build_model(robot: RobotConfig, timestep: float, full_body_contacts: bool) -
     missing = [j for j in robot.joint_names if j not in joints]
     if missing:
         raise ValueError(f"RobotConfig.joint_names: {missing} are not joints of {path}; it has {sorted(joints)}")
-    _check_actuators(spec, robot)
+    check_actuators(spec, robot)
 
     # The file as given, compiled once: MuJoCo resolves default classes, fromto, autolimits and
     # keyframes, so the values below are read as the simulator will see them. Element ids are valid
@@ -214,7 +196,7 @@ def build_model(robot: RobotConfig, timestep: float, full_body_contacts: bool) -
     _check_free_base(probe, robot)
     feet = _find_feet(spec, probe, robot)
     other_robot_geoms = _other_robot_geoms(spec, probe, robot, feet)
-    kp, kd, limits, ctrlranges = _resolve_gains(probe, robot)
+    kp, kd, limits, ctrlranges = resolve_gains(probe, robot)
 
     base = spec.body(robot.base_body)
     if robot.imu_site not in _names(spec.sites):
@@ -225,7 +207,7 @@ def build_model(robot: RobotConfig, timestep: float, full_body_contacts: bool) -
         for joint in robot.joint_names:
             spec.add_actuator(name=joint.removesuffix("_joint"), target=joint, trntype=mujoco.mjtTrn.mjTRN_JOINT)
     for i, act in enumerate(spec.actuators):
-        _set_position_servo(act, kp[i], kd[i], limits[i], ctrlranges[i])
+        set_position_servo(act, kp[i], kd[i], limits[i], ctrlranges[i])
     _add_sensors(spec, robot, touch_sites)
 
     if not any(g.type == mujoco.mjtGeom.mjGEOM_PLANE for g in spec.geoms):
@@ -239,7 +221,7 @@ def build_model(robot: RobotConfig, timestep: float, full_body_contacts: bool) -
     # transform of a body compiled with its inertial frame on its body frame ("sameframe"), which
     # would make that randomization a silent no-op; MuJoCo Warp always applies it.
     model.body_sameframe[model.body(robot.base_body).id] = mujoco.mjtSameFrame.mjSAMEFRAME_NONE
-    _resolve_standing_pose(model, robot)
+    resolve_standing_pose(model, robot)
     if robot.check_standing:
         check_standing(model, robot)
     return model
@@ -353,220 +335,3 @@ def _add_sensors(spec: mujoco.MjSpec, robot: RobotConfig, touch_sites: dict[str,
     for name in robot.undesired_contact_sites + ([robot.base_contact_site] if robot.base_contact_site else []):
         if name in _names(spec.sites) and name not in present:
             spec.add_sensor(name=name, type=kind.mjSENS_TOUCH, objtype=site, objname=name)
-
-
-# ----------------------------------------------------------------------------------- actuators
-
-
-def _check_actuators(spec: mujoco.MjSpec, robot: RobotConfig) -> None:
-    """The env writes targets in joint_names order: the actuators must drive exactly those joints."""
-    if not spec.actuators:
-        return
-    driven = [act.target for act in spec.actuators]
-    not_joints = [act.name or f"#{i}" for i, act in enumerate(spec.actuators) if act.trntype != mujoco.mjtTrn.mjTRN_JOINT]
-    if not_joints:
-        raise ValueError(f"{robot.mjcf_path}: actuators {not_joints} do not drive a joint directly; the env needs one joint actuator per joint")
-    if driven == list(robot.joint_names):
-        return
-    hint = (
-        f"list joint_names in the file's actuator order: {driven}" if sorted(driven) == sorted(robot.joint_names)
-        else "give one actuator per joint in joint_names order, or none (the loader then adds them)"
-    )
-    raise ValueError(f"the actuators of {robot.mjcf_path} drive {driven}; RobotConfig.joint_names lists {list(robot.joint_names)}: {hint}")
-
-
-def _actuator_kind(model: mujoco.MjModel, i: int) -> str:
-    """'position' for a position servo (gain kp, bias -kp q - kv qdot), else motor, velocity or general."""
-    gain, bias = mujoco.mjtGain(int(model.actuator_gaintype[i])), mujoco.mjtBias(int(model.actuator_biastype[i]))
-    dyn = mujoco.mjtDyn(int(model.actuator_dyntype[i]))
-    gainprm, biasprm = model.actuator_gainprm[i], model.actuator_biasprm[i]
-    if gain != mujoco.mjtGain.mjGAIN_FIXED or dyn not in (mujoco.mjtDyn.mjDYN_NONE, mujoco.mjtDyn.mjDYN_FILTEREXACT):
-        return "general"
-    if bias == mujoco.mjtBias.mjBIAS_NONE:
-        return "motor"
-    if bias == mujoco.mjtBias.mjBIAS_AFFINE and biasprm[0] == 0 and gainprm[0] > 0 and not gainprm[1:3].any():
-        if np.isclose(-biasprm[1], gainprm[0]):
-            return "position"
-        if biasprm[1] == 0 and dyn == mujoco.mjtDyn.mjDYN_NONE:
-            return "velocity"
-    return "general"
-
-
-def _file_gains(model: mujoco.MjModel, robot: RobotConfig) -> tuple[list, list, list, list, list[str]]:
-    """Per joint: the file's kp, kd, torque limit, ctrlrange (None where the file gives none) and
-    actuator kind ('none' when the file has no actuators), all in joint units (gear folded in)."""
-    n = len(robot.joint_names)
-    kp, kd, limit, ctrlrange, kinds = [None] * n, [None] * n, [None] * n, [None] * n, ["none"] * n
-
-    def symmetric(low: float, high: float) -> float:
-        return min(-low, high)  # the env's limits are symmetric: keep the tighter side
-
-    for j, name in enumerate(robot.joint_names):
-        joint = model.joint(name).id
-        if model.jnt_actfrclimited[joint]:
-            limit[j] = symmetric(*model.jnt_actfrcrange[joint])
-        if model.nu == 0:
-            continue
-        a, gear = j, model.actuator_gear[j, 0]  # actuators are in joint order (checked)
-        kinds[j] = _actuator_kind(model, a)
-        if kinds[j] == "position":
-            # With gear g the servo's torque is g * (kp (ctrl - g q) - kv g qdot): per joint, kp g^2.
-            kp[j], kd[j] = model.actuator_gainprm[a, 0] * gear**2, -model.actuator_biasprm[a, 2] * gear**2
-            if model.actuator_ctrllimited[a]:
-                ctrlrange[j] = sorted(model.actuator_ctrlrange[a] / gear)
-        actuator_limit = None
-        if model.actuator_forcelimited[a]:
-            actuator_limit = symmetric(*model.actuator_forcerange[a]) * abs(gear)
-        elif kinds[j] == "motor" and model.actuator_ctrllimited[a]:  # torque = gain * gear * ctrl
-            actuator_limit = symmetric(*model.actuator_ctrlrange[a]) * abs(gear * model.actuator_gainprm[a, 0])
-        if actuator_limit is not None:  # MuJoCo applies both the actuator's and the joint's limit
-            limit[j] = actuator_limit if limit[j] is None else min(limit[j], actuator_limit)
-    return kp, kd, limit, ctrlrange, kinds
-
-
-def _resolve_gains(model: mujoco.MjModel, robot: RobotConfig):
-    """kp, kd and torque limits per joint: the config's, else the file's, else the defaults. Writes
-    them back into the config's None fields. Warns where the config overrides different file values
-    and where non-position actuators are converted."""
-    n, path = len(robot.joint_names), robot.mjcf_path
-    file_kp, file_kd, file_limit, ctrlranges, kinds = _file_gains(model, robot)
-    names = [model.actuator(i).name or robot.joint_names[i] for i in range(n)] if model.nu else list(robot.joint_names)
-
-    def resolve(field_name: str, file_values: list, default) -> np.ndarray:
-        config = getattr(robot, field_name)
-        if config is not None:
-            values = _per_joint(config, n)
-            differ: dict[tuple[float, float], list[str]] = {}  # (file, config) -> actuators, for a short message
-            for j in range(n):
-                if file_values[j] is not None and not np.isclose(file_values[j], values[j]):
-                    differ.setdefault((file_values[j], values[j]), []).append(names[j])
-            if differ:
-                listed = "; ".join(f"{', '.join(who)}: file {f:g}, config {c:g}" for (f, c), who in differ.items())
-                warnings.warn(f"{path}: RobotConfig.{field_name} overrides the file's values ({listed}). "
-                              f"Set RobotConfig.{field_name}=None to use the file's.", stacklevel=4)
-            return values
-        if default is None and any(v is None for v in file_values):
-            lacking = [robot.joint_names[j] for j in range(n) if file_values[j] is None]
-            raise ValueError(f"RobotConfig.{field_name} is None and {path} gives no value for joints {lacking} "
-                             f"(no forcerange on their actuators, no actuatorfrcrange on the joints): set RobotConfig.{field_name}")
-        defaults = _per_joint(default, n) if default is not None else np.zeros(n)
-        return np.array([defaults[j] if file_values[j] is None else file_values[j] for j in range(n)])
-
-    kp = resolve("kp", file_kp, DEFAULT_KP)
-    kd = resolve("kd", file_kd, DEFAULT_KD)
-    limits = resolve("effort_limits", file_limit, go1.EFFORT_LIMITS if n == len(go1.EFFORT_LIMITS) else None)
-    converted = [f"{names[j]} ({kinds[j]})" for j in range(n) if kinds[j] not in ("position", "none")]
-    if converted:
-        warnings.warn(
-            f"{path}: actuators {', '.join(converted)} are not position servos; the env drives joints by position "
-            f"targets, so they are converted to position servos with kp={_as_config_value(kp)}, kd={_as_config_value(kd)} "
-            f"and torque limits {_as_config_value(limits)} (set RobotConfig.kp/kd/effort_limits to choose).",
-            stacklevel=3,
-        )
-    robot.kp, robot.kd, robot.effort_limits = _as_config_value(kp), _as_config_value(kd), [float(x) for x in limits]
-    return kp, kd, limits, ctrlranges
-
-
-def _set_position_servo(act: mujoco.MjsActuator, kp: float, kd: float, limit: float, ctrlrange) -> None:
-    """Make an actuator a joint position servo: torque = kp (ctrl - q) - kd qdot, clamped to +-limit.
-    Its dynamics (a position servo's timeconst) and the file's armature/damping stay as they are."""
-    gainprm, biasprm = np.zeros(len(act.gainprm)), np.zeros(len(act.biasprm))
-    gainprm[0], biasprm[1], biasprm[2] = kp, -kp, -kd
-    act.gaintype, act.biastype = mujoco.mjtGain.mjGAIN_FIXED, mujoco.mjtBias.mjBIAS_AFFINE
-    act.gainprm, act.biasprm = gainprm, biasprm
-    if act.dyntype != mujoco.mjtDyn.mjDYN_FILTEREXACT:  # a position servo's low-pass filter is kept
-        act.dyntype = mujoco.mjtDyn.mjDYN_NONE
-    act.gear = [1.0, 0.0, 0.0, 0.0, 0.0, 0.0]  # gains are per joint: ctrl is the joint angle
-    act.inheritrange = 0.0  # a position servo's (resolved) ctrlrange is set below
-    act.ctrllimited = mujoco.mjtLimited.mjLIMITED_TRUE if ctrlrange is not None else mujoco.mjtLimited.mjLIMITED_FALSE
-    if ctrlrange is not None:
-        act.ctrlrange = ctrlrange
-    act.forcelimited = mujoco.mjtLimited.mjLIMITED_TRUE
-    act.forcerange = [-limit, limit]
-
-
-# ----------------------------------------------------------------------------- standing pose
-
-
-def _pick_keyframe(model: mujoco.MjModel, robot: RobotConfig) -> int | None:
-    keys = [model.key(i).name for i in range(model.nkey)]
-    if robot.keyframe is not None:
-        if robot.keyframe not in keys:
-            raise ValueError(f"RobotConfig.keyframe={robot.keyframe!r} is not a keyframe of {robot.mjcf_path}; it has {keys}")
-        return keys.index(robot.keyframe)
-    for name in STANDING_KEYFRAMES:
-        if name in keys:
-            return keys.index(name)
-    return 0 if keys else None
-
-
-def _resolve_standing_pose(model: mujoco.MjModel, robot: RobotConfig) -> None:
-    """default_joint_pos and base_init_height: the config's, else the keyframe's, else the defaults.
-    Writes them back into the config's None fields; warns where the config differs from the keyframe."""
-    n, path = len(robot.joint_names), robot.mjcf_path
-    qposadr = [model.joint(j).qposadr[0] for j in robot.joint_names]
-    key = _pick_keyframe(model, robot)
-    if key is not None:
-        key_name = model.key(key).name or f"#{key}"
-        key_pose, key_height = model.key_qpos[key, qposadr], float(model.key_qpos[key, 2])
-        if robot.default_joint_pos is None:
-            robot.default_joint_pos = [float(x) for x in key_pose]
-        elif not np.allclose(robot.default_joint_pos, key_pose):
-            warnings.warn(f"{path}: RobotConfig.default_joint_pos={list(robot.default_joint_pos)} differs from keyframe "
-                          f"{key_name!r} ({[round(float(x), 4) for x in key_pose]}); using the config's.", stacklevel=3)
-        if robot.base_init_height is None:
-            robot.base_init_height = key_height
-        elif not np.isclose(robot.base_init_height, key_height):
-            warnings.warn(f"{path}: RobotConfig.base_init_height={robot.base_init_height} differs from keyframe "
-                          f"{key_name!r} ({key_height:.4f}); using the config's.", stacklevel=3)
-        return
-    if robot.default_joint_pos is None:
-        if n != len(go1.STANDING_POSE):
-            raise ValueError(f"RobotConfig.default_joint_pos is None and {path} has no keyframe: set default_joint_pos "
-                             f"(one angle per joint, {n}) or add a <keyframe> with the standing pose")
-        robot.default_joint_pos = list(go1.STANDING_POSE)
-    if robot.base_init_height is None:
-        robot.base_init_height = _standing_height(model, robot)
-
-
-def _feet_on_floor(model: mujoco.MjModel, data: mujoco.MjData, robot: RobotConfig, height: float) -> None:
-    """Set the base upright at `height` in the default pose, then shift it so that the lowest foot
-    rests on the floor, as the env's reset does."""
-    data.qpos[:3] = [0.0, 0.0, height]
-    data.qpos[3:7] = [1.0, 0.0, 0.0, 0.0]
-    data.qpos[[model.joint(j).qposadr[0] for j in robot.joint_names]] = robot.default_joint_pos
-    mujoco.mj_kinematics(model, data)
-    foot_z = min(data.site_xpos[model.site(f).id, 2] for f in robot.foot_names)
-    data.qpos[2] -= foot_z - robot.foot_radius - FOOT_CLEARANCE
-    mujoco.mj_kinematics(model, data)
-
-
-def _standing_height(model: mujoco.MjModel, robot: RobotConfig) -> float:
-    data = mujoco.MjData(model)
-    _feet_on_floor(model, data, robot, 1.0)
-    return float(data.qpos[2])
-
-
-def check_standing(model: mujoco.MjModel, robot: RobotConfig) -> float:
-    """Simulate one robot holding its default pose for a second; warn if the base sinks more than
-    15% below its standing height (gains too weak for the robot's weight). Returns the drop as a
-    fraction of the standing height. `robot` is the config as build_model resolved it (no None)."""
-    if robot.default_joint_pos is None or robot.base_init_height is None:
-        raise ValueError("check_standing: pass the RobotConfig build_model resolved (default_joint_pos and base_init_height set)")
-    data = mujoco.MjData(model)
-    _feet_on_floor(model, data, robot, robot.base_init_height)
-    start = float(data.qpos[2]) - FOOT_CLEARANCE  # standing on the floor
-    data.ctrl[:] = robot.default_joint_pos  # actuators are in joint order
-    for _ in range(round(STANDING_CHECK_S / model.opt.timestep)):
-        mujoco.mj_step(model, data)
-    end = float(data.qpos[2])
-    drop = (start - end) / start
-    if drop > STANDING_MAX_DROP:
-        warnings.warn(
-            f"{robot.mjcf_path}: the robot cannot hold its default pose: in {STANDING_CHECK_S:g} s the base sank from "
-            f"{start:.3f} m to {end:.3f} m ({drop:.0%}, more than {STANDING_MAX_DROP:.0%}) with kp={robot.kp}, kd={robot.kd}, "
-            f"effort_limits={robot.effort_limits}. Raise kp (RobotConfig.kp or the file's position actuators), check "
-            "effort_limits and default_joint_pos, or set RobotConfig.check_standing=False to skip this check.",
-            stacklevel=3,
-        )
-    return drop

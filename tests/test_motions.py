@@ -99,12 +99,13 @@ def test_generated_trot_follows_its_foot_trajectories_within_1mm():
 def _standing_neutral(robot: RobotConfig) -> np.ndarray:
     import mujoco
 
-    from legged_train.envs.robot import _feet_on_floor, build_model
+    from legged_train.envs.robot import build_model
+    from legged_train.envs.robot_pose import feet_on_floor
 
     robot = RobotConfig(check_standing=False)
     model = build_model(robot, 0.004, False)
     data = mujoco.MjData(model)
-    _feet_on_floor(model, data, robot, 1.0)
+    feet_on_floor(model, data, robot, 1.0)
     return data.site_xpos[[model.site(f).id for f in robot.foot_names]] - data.qpos[:3]
 
 

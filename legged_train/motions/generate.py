@@ -26,7 +26,8 @@ import dataclasses
 import mujoco
 import numpy as np
 
-from legged_train.envs.robot import RobotConfig, _feet_on_floor, build_model
+from legged_train.envs.robot import RobotConfig, build_model
+from legged_train.envs.robot_pose import feet_on_floor
 from legged_train.motions.clip import MotionClip, yaw_quat
 
 GAITS = ("trot", "pace", "bound")
@@ -205,7 +206,7 @@ def generate_gait_clip(robot: RobotConfig, spec: GaitSpec, timestep: float = 0.0
     robot = dataclasses.replace(robot, check_standing=False)
     model = build_model(robot, timestep, full_body_contacts=False)  # fills the copy's None fields (standing pose)
     data = mujoco.MjData(model)
-    _feet_on_floor(model, data, robot, 1.0)
+    feet_on_floor(model, data, robot, 1.0)
     standing_height = float(data.qpos[2])
     height = standing_height if spec.base_height is None else spec.base_height
     site_ids = [model.site(f).id for f in robot.foot_names]
