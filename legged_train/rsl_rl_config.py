@@ -144,7 +144,7 @@ def _rsl_rl5_gaussian(distribution: Any, problems: list[str]) -> float | None:
     return init_std
 
 
-def ppo_config_from_dict(train_cfg: dict) -> PPOConfig:
+def ppo_config_from_dict(train_cfg: dict, config_class: type[PPOConfig] = PPOConfig) -> PPOConfig:
     """Build a PPOConfig from an rsl_rl-style ``train_cfg`` dict.
 
     Layouts:
@@ -178,7 +178,7 @@ def ppo_config_from_dict(train_cfg: dict) -> PPOConfig:
     _check_class_name(algorithm.pop("class_name", None), "algorithm.class_name", "PPO", problems)
     _check_obs_groups(runner.pop("obs_groups", None), problems)
 
-    cfg = PPOConfig()
+    cfg = config_class()  # a PPOConfig subclass (TwoStagePPOConfig) sets its own fields afterwards
     field_names = set(PPOConfig.__dataclass_fields__)
     overrides: dict[str, Any] = {}
     for prefix, section in (("", runner), ("algorithm.", algorithm)):

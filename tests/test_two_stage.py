@@ -104,3 +104,18 @@ def test_a_dataset_of_another_observation_layout_is_refused(teacher_and_demos):
     with pytest.raises(ValueError, match="gait_clock") as error:
         TwoStageRunner(env, cfg=two_stage_cfg(demos))
     assert str(demos) in str(error.value)
+
+
+def test_an_rsl_rl_style_dict_with_pretraining_keys():
+    from legged_train.runners.two_stage_runner import two_stage_config_from_dict
+
+    cfg = two_stage_config_from_dict({
+        "runner": {"num_steps_per_env": 16, "pretrain_iterations": 3, "algorithm": {"learning_rate": 3e-3}},
+        "policy": {"actor_hidden_dims": [64, 64]},
+        "pretrain_dataset": {"data_dir": "demos", "dataset_loops": False},
+        "bc_loss": "nll",
+    })
+    assert type(cfg) is TwoStagePPOConfig
+    assert (cfg.num_steps_per_env, cfg.learning_rate, cfg.actor_cfg["hidden_dims"]) == (16, 3e-3, [64, 64])
+    assert (cfg.pretrain_iterations, cfg.bc_loss) == (3, "nll")
+    assert cfg.pretrain_dataset == PretrainDatasetConfig(data_dir="demos", dataset_loops=False)

@@ -227,9 +227,7 @@ def two_stage_config_from_dict(train_cfg: dict[str, Any]) -> TwoStagePPOConfig:
                 two_stage[key] = section.pop(key)
     if runner:
         train_cfg["runner"] = runner
-    base = ppo_config_from_dict(train_cfg)
-    cfg = TwoStagePPOConfig(**{f.name: getattr(base, f.name) for f in dataclasses.fields(PPOConfig)})
-    return apply_overrides(cfg, two_stage)
+    return apply_overrides(ppo_config_from_dict(train_cfg, TwoStagePPOConfig), two_stage)
 
 
 register_runner(TwoStagePPOConfig, TwoStageRunner)
