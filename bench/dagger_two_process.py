@@ -28,7 +28,7 @@ from legged_train.algorithms.distillation import load_teacher  # noqa: E402
 from legged_train.checkpoint import list_checkpoints, list_runs, read_checkpoint_dict  # noqa: E402
 from legged_train.evaluation import standard_evaluation  # noqa: E402
 from legged_train.tasks import get_task  # noqa: E402
-from train import load_run_configs  # noqa: E402
+from legged_train.cli.runs import load_run_configs  # noqa: E402
 from legged_train.runners.registry import make_runner  # noqa: E402
 
 
@@ -43,7 +43,7 @@ def evaluate_student(run_dir: str) -> dict:
     checkpoint = read_checkpoint_dict(path, map_location="cpu")
     env_cfg, train_cfg = load_run_configs(task, checkpoint, run_dir)
     env = task.make_env(env_cfg, "cpu")
-    runner = make_runner(env, train_cfg, None, "cpu")
+    runner = make_runner(env, train_cfg, None, "cpu", runner_cls=task.runner_cls)
     runner.run_config["task"] = task.name
     runner.load_checkpoint(path, load_optimizer=False)
     result = {"checkpoint": path, "iteration": runner.iteration, **standard_evaluation(env, runner.get_inference_policy())}

@@ -32,7 +32,7 @@ from legged_train.checkpoint import list_checkpoints, read_checkpoint_dict, set_
 from legged_train.config import apply_overrides  # noqa: E402
 from legged_train.evaluation import standard_evaluation  # noqa: E402
 from legged_train.tasks import get_task  # noqa: E402
-from train import load_run_configs  # noqa: E402
+from legged_train.cli.runs import load_run_configs  # noqa: E402
 from legged_train.runners.registry import make_runner  # noqa: E402
 
 TARGET_RMSD_GAP = 0.03  # m/s
@@ -61,7 +61,7 @@ def build(task_name: str, args, run_dir: str | None, env_overrides: dict, train_
     apply_overrides(train_cfg, {"seed": args.seed, "log_interval": args.eval_every, "eval_interval": 0, **train_overrides})
     set_seed(args.seed)
     env = task.make_env(env_cfg, "cpu")
-    runner = make_runner(env, train_cfg, run_dir, "cpu")
+    runner = make_runner(env, train_cfg, run_dir, "cpu", runner_cls=task.runner_cls)
     runner.run_config.update({"task": task.name, "command": " ".join(sys.argv)})
     if checkpoint is not None:
         runner.load_checkpoint(checkpoint, load_optimizer=False)

@@ -9,6 +9,7 @@ offline (files under the run directory, nothing sent anywhere) unless ``WANDB_MO
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 import os
 from typing import Any, Iterable
@@ -123,6 +124,52 @@ def _open_tensorboard(log_dir: str, kwargs: dict, purge_step: int | None = None)
     kwargs.pop("tags", None)
     kwargs = {k: v for k, v in kwargs.items() if k in ("flush_secs", "max_queue")}
     return SummaryWriter(log_dir=log_dir, purge_step=purge_step, **kwargs)
+
+
+def check_backends(backend: str | Iterable[str], backend_kwargs: dict) -> None:
+    """What would make a backend fail when the run starts, found before the run folder is made:
+    an extra that is not installed (ImportError), wandb online without a login (ValueError)."""
+    backends = [backend] if isinstance(backend, str) else list(backend)
+    for name in backends:
+        if name in ("wandb", "swanlab"):
+            importlib.util.find_spec(name) or _import_backend(name)  # the ImportError that names the extra
+        if name == "wandb":
+            _check_wandb_login(_kwargs_for(name, backend_kwargs))
+
+
+def _check_wandb_login(kwargs: dict) -> None:
+    """wandb online needs an API key: WANDB_API_KEY, an identity token file, the netrc entry
+    ``wandb login`` writes, or the key in wandb's settings file. Looked up as wandb does, without it."""
+    import netrc
+    from urllib.parse import urlparse
+
+    mode = kwargs.get("mode") or os.environ.get("WANDB_MODE", "offline")
+    if mode in ("offline", "disabled", "dryrun") or os.environ.get("WANDB_API_KEY") or os.environ.get("WANDB_IDENTITY_TOKEN_FILE"):
+        return
+    host = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname
+    for path in (os.environ.get("NETRC"), os.path.expanduser("~/.netrc"), os.path.expanduser("~/_netrc")):
+        if path and os.path.isfile(path):
+            try:
+                if netrc.netrc(path).authenticators(host):
+                    return
+            except (netrc.NetrcParseError, OSError):
+                pass  # wandb would not read it either
+    config_dir = os.environ.get("WANDB_CONFIG_DIR") or os.path.join(os.path.expanduser("~"), ".config", "wandb")
+    settings = os.path.join(config_dir, "settings")
+    if os.path.isfile(settings):
+        import configparser
+
+        parser = configparser.ConfigParser()
+        try:
+            parser.read(settings)
+            if parser.get("default", "api_key", fallback=""):
+                return
+        except configparser.Error:
+            pass
+    raise ValueError(
+        f"logger wandb in mode {mode!r} needs a login and none was found (no WANDB_API_KEY, no {host} entry in "
+        f"~/.netrc): run `wandb login`, or set WANDB_API_KEY, or log offline with WANDB_MODE=offline"
+    )
 
 
 def _open_wandb(log_dir: str, kwargs: dict, config: dict | None):

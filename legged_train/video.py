@@ -8,6 +8,33 @@ import torch
 
 # A command that shows a gait: forward at a walking pace.
 CLIP_COMMAND = (0.5, 0.0, 0.0)
+# MUJOCO_GL values that render without a display.
+OFFSCREEN_GL = ("egl", "osmesa")
+
+
+def check_offscreen_rendering() -> None:
+    """Render one tiny frame; a RuntimeError that says which MUJOCO_GL works if it cannot.
+
+    mujoco reports a missing GL platform (MUJOCO_GL=glx with no display, EGL drivers absent) as a
+    FatalError only when the first renderer is made: deep inside a run or a replay."""
+    import warnings
+
+    import mujoco
+
+    model = mujoco.MjModel.from_xml_string("<mujoco><worldbody><geom size='1'/></worldbody></mujoco>")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # glfw's own warnings repeat what the message below says
+            mujoco.Renderer(model, height=8, width=8).close()
+    except Exception as err:  # noqa: BLE001 (mujoco.FatalError, or the GL binding's own errors)
+        gl = os.environ.get("MUJOCO_GL")
+        display = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+        raise RuntimeError(
+            f"offscreen rendering failed with MUJOCO_GL={gl if gl is not None else '(unset)'} and "
+            f"{'DISPLAY=' + display if display else 'no display (DISPLAY unset)'} "
+            f"({' '.join(str(err).split())[:120]}): set MUJOCO_GL=egl (GPU drivers) or MUJOCO_GL=osmesa (software) "
+            "before the command"
+        ) from None
 
 
 def record_clip(

@@ -200,7 +200,7 @@ def test_amp_runner_honours_pruning(tmp_path, trot_clips):
 
 
 def test_tune_runs_a_resumable_study(tmp_path, trot_clips):
-    import tune
+    from legged_train.cli import tune
 
     args = ["--task", "go1_amp", "--iterations", "2", "--eval-interval", "2", "--num-envs", "8", "--log-root", str(tmp_path),
             "--set", f"train.motion_files=[{trot_clips}]", "train.num_steps_per_env=4", "train.discriminator_batch_size=64",
@@ -215,7 +215,7 @@ def test_tune_runs_a_resumable_study(tmp_path, trot_clips):
 
 
 def test_tune_refuses_a_task_without_a_search_space_or_a_bad_one(tmp_path, capsys):
-    import tune
+    from legged_train.cli import tune
 
     with pytest.raises(SystemExit) as exit_info:
         tune.main(["--task", "go1_flat", "--log-root", str(tmp_path)])

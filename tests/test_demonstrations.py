@@ -525,7 +525,7 @@ def test_collect_cli_end_to_end(tiny_run, tmp_path):
 
 
 def test_a_policys_gait_becomes_a_motion_clip(tiny_run, tmp_path):
-    import collect
+    from legged_train.cli import collect
     from legged_train.envs.robot import RobotConfig
     from legged_train.motions.__main__ import main as motions_main
     from legged_train.motions.clip import MotionClip
@@ -551,7 +551,7 @@ def test_a_policys_gait_becomes_a_motion_clip(tiny_run, tmp_path):
 
 
 def test_collect_cli_user_errors_are_one_line_exit_2(tiny_run, tmp_path, capsys):
-    import collect  # in-process: the same main() as the command line, without a second interpreter
+    from legged_train.cli import collect  # in-process: the same main() as the command line, without a second interpreter
 
     log_root, _ = tiny_run
     for args, message in (

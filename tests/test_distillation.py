@@ -203,7 +203,7 @@ TINY_STUDENT = [*TINY, "train.actor_cfg.rnn_hidden_dim=8", "train.actor_cfg.hidd
 
 @pytest.fixture(scope="module")
 def teacher_run(tmp_path_factory):
-    import train
+    from legged_train.cli import train
 
     log_root = tmp_path_factory.mktemp("logs")
     assert train.main(["--task", "go1_teacher", "--log-root", str(log_root), *TINY_TEACHER]) == 0
@@ -214,8 +214,8 @@ def teacher_run(tmp_path_factory):
 def test_go1_teacher_then_go1_student_then_play_exports_the_student(teacher_run, capsys):
     import onnxruntime
 
-    import play
-    import train
+    from legged_train.cli import play
+    from legged_train.cli import train
     from legged_train.checkpoint import load_checkpoint_file
     from legged_train.networks import RecurrentActor
 
@@ -260,7 +260,7 @@ def test_go1_teacher_then_go1_student_then_play_exports_the_student(teacher_run,
 
 @pytest.mark.parametrize("case", ["no teacher", "missing", "no checkpoint", "layout", "not distillation"])
 def test_teacher_errors_are_one_line_exit_2_and_leave_no_run_folder(case, teacher_run, tmp_path, capsys):
-    import train
+    from legged_train.cli import train
 
     log_root, teacher_dir = teacher_run
     empty = tmp_path / "empty_run"

@@ -183,7 +183,7 @@ def test_bad_constructor_arguments():
 
 
 def test_train_py_runs_the_registered_off_policy_tasks(tmp_path):
-    import train
+    from legged_train.cli import train
 
     for task in ("cartpole_dqn", "pendulum_sac"):
         code = train.main([

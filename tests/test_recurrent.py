@@ -261,10 +261,10 @@ def test_runner_eval_resets_the_policy_memory_of_finished_episodes(monkeypatch):
 
 
 def test_standard_evaluation_and_play_reset_a_recurrent_policy():
-    from legged_train.envs.legged_config import LeggedEnvConfig
-    from legged_train.envs.legged_env import LeggedVelocityEnv
+    from legged_train.envs.legged.config import LeggedEnvConfig
+    from legged_train.envs.legged.env import LeggedVelocityEnv
     from legged_train.evaluation import standard_evaluation
-    from play import play_commands
+    from legged_train.cli.play import play_commands
 
     env = LeggedVelocityEnv(LeggedEnvConfig(num_envs=2))
     runner = OnPolicyRunner(env=env, cfg=small_cfg(actor_cfg=rnn_net("gru"), critic_cfg=rnn_net(None)))
@@ -296,7 +296,7 @@ def test_standard_evaluation_and_play_reset_a_recurrent_policy():
 def test_exported_recurrent_policy_matches_torch_over_a_sequence(rnn_type, tmp_path):
     import onnxruntime
 
-    from play import export_policy
+    from legged_train.export import export_policy
 
     torch.manual_seed(5)
     runner = OnPolicyRunner(env=CueMemoryEnv(num_envs=8), cfg=memory_cfg(rnn_type, num_steps_per_env=5))

@@ -114,8 +114,8 @@ def test_cli_errors_are_clear(tmp_path):
 
 @pytest.mark.parametrize("task", ["cartpole_dqn", "pendulum_sac"])
 def test_play_replays_an_off_policy_run_and_exports_its_deterministic_policy(task, tmp_path, capsys):
-    import play
-    import train
+    from legged_train.cli import play
+    from legged_train.cli import train
     from legged_train.algorithms.dqn import MLPQNetwork
     from legged_train.algorithms.sac import SquashedGaussianActor
     from legged_train.checkpoint import load_checkpoint_file

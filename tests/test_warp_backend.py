@@ -222,8 +222,8 @@ def test_play_scores_a_cpu_trained_policy_on_either_backend(tmp_path, capsys):
     """Sim-to-sim: a policy trained on mjbatch, evaluated on mjbatch and on MuJoCo Warp."""
     import json
 
-    import play
-    import train
+    from legged_train.cli import play
+    from legged_train.cli import train
 
     assert train.main([
         "--task", "go1_flat", "--num-envs", "8", "--max-iterations", "2", "--log-root", str(tmp_path),
