@@ -96,7 +96,7 @@ class TerrainConfig:
     tile_size: float = 8.0  # m
     border: float = 25.0  # m of flat ground around the tiles (robots walking off the edge stay on ground)
     # 0.05 m cells, finer than legged_gym's 0.1 m: a heightfield's step riser is a ramp one cell wide, so
-    # at 0.1 m a 0.23 m step is a 67-degree slope a foot slides down and a 0.31 m tread keeps 0.21 m of
+    # at 0.1 m a 0.23 m step is a 67-degree slope a foot slides down and a 0.30 m tread keeps 0.20 m of
     # flat; at 0.05 m the riser is 78 degrees and the tread keeps 0.25 m. 0.31 m itself needs 1 cm cells
     # (no coarser size divides both 0.31 m and the 8 m tile): the tread rounds to 6 cells = 0.30 m, the
     # tread legged_gym gets on its own grid (int(0.31 / 0.1) = 3 cells). Cost: 4x the cells, 2600 x 4200

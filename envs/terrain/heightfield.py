@@ -20,8 +20,11 @@ BASE_DEPTH = 1.0  # m of solid heightfield base below the lowest point (MuJoCo n
 
 def add_heightfield(spec: mujoco.MjSpec, terrain: Terrain, name: str = "terrain") -> mujoco.MjsGeom:
     """Add ``terrain`` to ``spec`` as a heightfield geom and remove its plane floor(s). The geom takes
-    the removed floor's collision bits, friction and material-free defaults; with no floor in the
-    spec, the floor's of ``envs/robot.py`` (contype 1, conaffinity 3). Returns the geom."""
+    the removed floor's contype, conaffinity and friction; with no floor in the spec, those of
+    ``envs/robot.py``'s floor (contype 1, conaffinity 3, MuJoCo's default friction). Returns the geom.
+
+    Wiring note: ``build_model`` adds a plane floor whenever the spec has none, so it must call this
+    after that step and before compiling (or skip its floor when given a terrain), never before."""
     contype, conaffinity, friction = 1, 3, None
     for geom in list(spec.geoms):
         if geom.type == mujoco.mjtGeom.mjGEOM_PLANE:
