@@ -106,24 +106,69 @@ def _fsync_directory(directory: str) -> None:
         os.close(fd)
 
 
+class CorruptCheckpointError(CheckpointError):
+    """A checkpoint file that is damaged (truncated, overwritten, not a torch file): not a safety refusal."""
+
+
 def read_checkpoint_dict(path: str | os.PathLike, map_location: Any = None) -> dict:
-    """``torch.load(weights_only=True)`` of a checkpoint file, with errors that say what is wrong."""
+    """``torch.load(weights_only=True)`` of a checkpoint file, with errors that say what is wrong.
+
+    Two failures look alike to torch and must not to the user: a file that would run code (refused
+    for safety) and a file that is simply damaged (random bytes, cut short). Only the first names a
+    forbidden object (a pickle GLOBAL); the second is "corrupt", with the run's intact checkpoints."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise CheckpointError(f"checkpoint {path!r} does not exist")
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
+        refused = [line for line in str(err).splitlines() if "GLOBAL" in line]
+        if not refused or not _looks_like_torch_file(path):  # random bytes fail the unpickler too
+            raise _corrupt(path, "not a torch checkpoint") from None
         # weights_only refuses any global it does not know: a class, a function, os.system...
         raise CheckpointError(
             f"checkpoint {path!r} holds objects other than tensors and plain types, refused: loading it "
-            f"could run code from the file ({str(err).splitlines()[0]})"
+            f"could run code from the file ({refused[0].strip()})"
         ) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as err:
-        raise CheckpointError(f"checkpoint {path!r} is corrupt or not a torch checkpoint: {err}") from None
+        raise _corrupt(path, str(err).splitlines()[0] if str(err) else type(err).__name__) from None
     if not isinstance(checkpoint, dict):
         raise CheckpointError(f"checkpoint {path!r} holds a {type(checkpoint).__name__}, expected a dict")
     return checkpoint
+
+
+def _corrupt(path: str, reason: str) -> CorruptCheckpointError:
+    """The error for a damaged file, naming the run's checkpoints that are still whole."""
+    reason = reason.split(". ")[0].rstrip(".")  # torch's messages go on with advice about weights_only
+    message = f"checkpoint {path!r} is corrupt (truncated or damaged: {reason})"
+    intact = [other for other in list_checkpoints(os.path.dirname(os.path.abspath(path)))
+              if os.path.abspath(other) != os.path.abspath(path) and is_intact(other)]
+    if intact:
+        names = ", ".join(os.path.basename(other) for other in intact)
+        message += (f"; intact checkpoints of the run: {names}: load one instead "
+                    f"(--checkpoint {_iteration_of(intact[-1])} on the command line)")
+    else:
+        message += "; the run holds no other intact checkpoint"
+    return CorruptCheckpointError(message)
+
+
+def _looks_like_torch_file(path: str) -> bool:
+    """A zip archive (torch.save's format) or a pickle stream (its legacy one, PROTO opcode first)."""
+    with open(path, "rb") as file:
+        return zipfile.is_zipfile(file) or file.seek(0) == 0 and file.read(1) == b"\x80"
+
+
+def is_intact(path: str) -> bool:
+    """A whole torch zip archive (every member's CRC checked); cheap next to loading the tensors."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.testzip() is None
+    except (zipfile.BadZipFile, OSError, EOFError):
+        return False
+
+
+def _iteration_of(path: str) -> int:
+    return int(os.path.splitext(os.path.basename(path))[0][len("model_"):])
 
 
 def check_schema(checkpoint: dict, path: str) -> None:
@@ -131,7 +176,9 @@ def check_schema(checkpoint: dict, path: str) -> None:
     if version != SCHEMA_VERSION:
         raise CheckpointError(
             f"checkpoint {path!r} has schema_version={version!r}; this version of legged_train reads "
-            f"schema_version={SCHEMA_VERSION} (pass ckpt_manipulator= to convert older files)"
+            f"schema_version={SCHEMA_VERSION}: on the command line, retrain (or resume from a checkpoint this "
+            f"version wrote); from Python, runner.load_checkpoint(path, ckpt_manipulator=fn) converts it, fn "
+            f"rewriting the old dict into schema {SCHEMA_VERSION}, and runner.save(path) keeps the result"
         )
 
 

@@ -75,27 +75,29 @@ def check_above(args: argparse.Namespace, flags: tuple[str, ...]) -> None:
             raise UserError(f"--{flag.replace('_', '-')}={value}: must be > 0")
 
 
-def check_writable_folder(path: str, flag: str) -> None:
+def check_writable_folder(path: str, flag: str, given: str | None = None) -> None:
     """``path`` is (or can be made as) a folder we can write: checked before anything is written.
 
     The nearest existing ancestor decides: a file there, or a folder we cannot write, fails now
-    rather than as a PermissionError / NotADirectoryError traceback in the middle of a run."""
+    rather than as a PermissionError / NotADirectoryError traceback in the middle of a run.
+    ``given``: what the user typed, when ``path`` is the folder of an output file."""
     path = os.path.abspath(path)
+    given = os.path.abspath(given) if given is not None else path
     existing = path
     while not os.path.exists(existing):
         existing = os.path.dirname(existing)
     if not os.path.isdir(existing):
-        where = "is a file" if existing == path else f"lies under the file {existing!r}"
-        raise UserError(f"{flag}={path!r} {where}, not a folder: give a folder path")
+        where = "is a file" if existing == given else f"lies under the file {existing!r}"
+        raise UserError(f"{flag}={given!r} {where}, not a folder: give a path in a folder you can write")
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise UserError(f"{flag}={path!r}: no permission to write in {existing!r}: give a folder you can write")
+        raise UserError(f"{flag}={given!r}: no permission to write in {existing!r}: give a path in a folder you can write")
 
 
 def check_writable_file(path: str, flag: str) -> None:
     """An output file's folder can be made and written (see check_writable_folder)."""
     if os.path.isdir(path):
         raise UserError(f"{flag}={path!r} is a folder: give a file path")
-    check_writable_folder(os.path.dirname(os.path.abspath(path)), flag)
+    check_writable_folder(os.path.dirname(os.path.abspath(path)), flag, given=path)
 
 
 @contextmanager

@@ -276,6 +276,9 @@ class RolloutDataset:
                     finished = files.read_header(slices[-1][2])["finished"]
                 except FileNotFoundError:
                     continue  # removed meanwhile (a fall with success_traj_only, or a cut trajectory)
+                except files.DamagedFileError as err:
+                    self._skip_damaged(key, err)
+                    continue
                 if finished:
                     self._seen.add(key)
                     self._checked_last_file.pop(key, None)
@@ -284,6 +287,14 @@ class RolloutDataset:
                     self._checked_last_file[key] = slices[-1][2]
         return found
 
+    def _skip_damaged(self, key: tuple[int, int], err: Exception) -> None:
+        """A damaged file (files are written atomically, so it was damaged later) costs its trajectory,
+        not the run: training goes on with the others, and the file is named once."""
+        self._seen.add(key)
+        self._checked_last_file.pop(key, None)
+        warnings.warn(f"RolloutDataset: skipped a trajectory: {err}; training goes on with the other trajectories",
+                      stacklevel=3)
+
     def _load(self, key: tuple[int, int]) -> dict | None:
         """One trajectory as (T + 1)-row tensors: its steps, then its final observation."""
         folder = os.path.join(self.data_dirs[key[0]], files.trajectory_dir_name(key[1]))
@@ -291,6 +302,9 @@ class RolloutDataset:
             data = files.read_trajectory(folder, self.groups)
         except FileNotFoundError:
             warnings.warn(f"RolloutDataset: {folder} disappeared while loading it; skipped", stacklevel=3)
+            return None
+        except files.DamagedFileError as err:
+            self._skip_damaged(key, err)
             return None
         if data is None:  # cannot happen for a finished trajectory unless its files were replaced
             return None

@@ -35,6 +35,7 @@ import re
 import shutil
 import tempfile
 import uuid
+import zipfile
 from typing import Any
 
 import numpy as np
@@ -317,9 +318,28 @@ def list_slices(folder: str) -> list[tuple[int, int, str]]:
     return sorted(slices)
 
 
+class DamagedFileError(ValueError):
+    """A slice file that is not a whole .npz (truncated, overwritten): never written so by this
+    module (its writes are atomic), so it was damaged afterwards (a full disk, a copy cut short)."""
+
+
+def check_slice(path: str) -> None:
+    """Raise DamagedFileError unless ``path`` is a whole .npz with a header. Cheap: it reads the
+    zip's directory (a truncated file has none) and the header, not the arrays."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if "header.npy" not in archive.namelist():
+                raise DamagedFileError(f"{path} is damaged: it has no header")
+    except (zipfile.BadZipFile, EOFError) as err:
+        raise DamagedFileError(f"{path} is damaged (not a whole .npz file: {err})") from None
+
+
 def read_header(path: str) -> dict:
-    with np.load(path, allow_pickle=False) as data:
-        return json.loads(str(data["header"]))
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return json.loads(str(data["header"]))
+    except (zipfile.BadZipFile, EOFError, KeyError, ValueError) as err:
+        raise DamagedFileError(f"{path} is damaged (not a whole .npz file: {type(err).__name__}: {err})") from None
 
 
 def read_slice(path: str, groups: list[str] | None = None) -> dict:
@@ -339,10 +359,10 @@ def read_slice(path: str, groups: list[str] | None = None) -> dict:
                 if key in data:
                     out[key] = data[key]
             out["hidden_states"] = [data[f"hidden_states.{i}"] for i in range(header.get("num_hidden_states", 0))]
-    except (OSError, ValueError, KeyError, json.JSONDecodeError) as err:
+    except (OSError, ValueError, KeyError, json.JSONDecodeError, zipfile.BadZipFile, EOFError) as err:
         if isinstance(err, FileNotFoundError):
             raise
-        raise ValueError(f"{path}: not a readable trajectory slice ({type(err).__name__}: {err})") from None
+        raise DamagedFileError(f"{path} is damaged: not a readable trajectory slice ({type(err).__name__}: {err})") from None
     return out
 
 

@@ -113,6 +113,7 @@ class DemonstrationSaver:
         for index, folder in sorted(files.list_trajectory_dirs(self.save_dir).items()):
             last_index = max(last_index, index)
             slices = files.list_slices(folder)
+            self._check_whole(slices)
             if slices and files.read_header(slices[-1][2])["finished"]:
                 self.trajectories += 1
                 self.timesteps += slices[-1][1]
@@ -136,6 +137,19 @@ class DemonstrationSaver:
         self.recent_returns: deque[float] = deque(maxlen=100)
         self.recent_lengths: deque[int] = deque(maxlen=100)
         self.dump_metadata()
+
+    def _check_whole(self, slices: list) -> None:
+        """Refuse to continue a dataset with a damaged file: counting it would be wrong, and removing
+        the user's data without asking is worse. The user moves it away (or restores it)."""
+        for _, _, path in slices:
+            try:
+                files.check_slice(path)
+            except files.DamagedFileError as err:
+                self._release_lock()
+                raise files.DamagedFileError(
+                    f"{err}; refused to continue the dataset {self.save_dir} (its counts would include it): "
+                    f"restore the file or remove its folder {os.path.dirname(path)}, then run again"
+                ) from None
 
     def update_traj_handler(self, env_i: int, step_slice: slice) -> None:
         """Book-keeping at the end of env ``env_i``'s trajectory (its last step in ``step_slice``):

@@ -55,7 +55,10 @@ def main(argv: list[str] | None = None) -> int:
     convert.add_argument("--out", required=True)
     args = parser.parse_args(argv)
 
+    from legged_train.cli.common import UserError, check_writable_file
+
     try:
+        check_writable_file(args.out, "--out")  # before the clip is computed, not after
         if args.command == "generate":
             from legged_train.motions.generate import generate_gait_clip
 
@@ -67,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             from legged_train.motions.from_demonstrations import clip_from_demonstrations
 
             clip = clip_from_demonstrations(args.directory, robot_config(args.robot), args.trajectory)
-    except (ValueError, KeyError, FileNotFoundError) as err:
+    except (UserError, ValueError, KeyError, FileNotFoundError) as err:
         print(f"{parser.prog}: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
     clip.save(args.out)
