@@ -32,7 +32,7 @@ def check_offscreen_rendering() -> None:
         raise RuntimeError(
             f"offscreen rendering failed with MUJOCO_GL={gl if gl is not None else '(unset)'} and "
             f"{'DISPLAY=' + display if display else 'no display (DISPLAY unset)'} "
-            f"({' '.join(str(err).split())[:120]}): set MUJOCO_GL=egl (GPU drivers) or MUJOCO_GL=osmesa (software) "
+            f"({' '.join(str(err).split()).split(',')[0]}): set MUJOCO_GL=egl (GPU drivers) or MUJOCO_GL=osmesa (software) "
             "before the command"
         ) from None
 

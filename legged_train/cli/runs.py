@@ -43,6 +43,9 @@ def read_run_yaml(run_dir: str) -> dict:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        context, start = getattr(err, "context", None), getattr(err, "context_mark", None)
+        if context and start is not None and (mark is None or start.line != mark.line):
+            problem += f", {context} at line {start.line + 1}"  # an unclosed bracket: where it opened
         raise UserError(
             f"{path} is not valid YAML{where} ({problem}): fix that line (the file holds the run's env config, "
             "which replay and resume need)"
