@@ -8,7 +8,7 @@ vendor or MuJoCo Menagerie. What the env needs and the file lacks is added here:
 - position actuators (PD inside MuJoCo) for `joint_names`;
 - an IMU site on the base body, and gyro / velocimeter / up-vector sensors on it;
 - a site and a touch sensor (normal contact force) at every foot;
-- a floor plane.
+- a floor plane, or, given a built terrain (`envs/terrain/`), its heightfield in the plane's place.
 
 Where each value comes from. A `RobotConfig` field left at None is taken from the file, else from
 a Go1-like default; a field the config sets wins over the file, with a warning when the two differ.
@@ -165,9 +165,10 @@ def _compile(spec: mujoco.MjSpec, path: str) -> mujoco.MjModel:
         raise ValueError(f"{path}: {' '.join(str(err).split())}") from err
 
 
-def build_model(robot: RobotConfig, timestep: float, full_body_contacts: bool) -> mujoco.MjModel:
+def build_model(robot: RobotConfig, timestep: float, full_body_contacts: bool, terrain=None) -> mujoco.MjModel:
     """Compile the robot into a model ready to simulate: see the module docstring for what is added,
-    and for where the gains and the standing pose come from."""
+    and for where the gains and the standing pose come from. ``terrain``: a built
+    ``legged_train.envs.terrain.Terrain`` to stand on instead of the plane (None: the plane)."""
     robot.validate()
     path = robot.mjcf_path
     spec = load_spec(path)
@@ -216,7 +217,21 @@ def build_model(robot: RobotConfig, timestep: float, full_body_contacts: bool) -
         for geom in other_robot_geoms:
             geom.contype = geom.conaffinity = 0
 
-    model = _compile(spec, path)
+    model = _finish(_compile(spec, path), robot)
+    if terrain is None:
+        return model
+    # The standing pose and its check above ran on the plane, where the robot stands at the world
+    # origin (on a terrain that is a tile's corner); the terrain model then gets the same resolved
+    # values. Imported here: only terrain runs need the heightfield module.
+    from legged_train.envs.terrain.heightfield import add_heightfield
+
+    add_heightfield(spec, terrain)
+    terrain_model = _compile(spec, path)
+    terrain_model.body_sameframe[terrain_model.body(robot.base_body).id] = mujoco.mjtSameFrame.mjSAMEFRAME_NONE
+    return terrain_model
+
+
+def _finish(model: mujoco.MjModel, robot: RobotConfig) -> mujoco.MjModel:
     # The env randomizes the base's centre of mass (body_ipos). MuJoCo skips the inertial-frame
     # transform of a body compiled with its inertial frame on its body frame ("sameframe"), which
     # would make that randomization a silent no-op; MuJoCo Warp always applies it.

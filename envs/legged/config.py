@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from legged_train.envs.legged import legacy
 from legged_train.envs.robot import RobotConfig
+from legged_train.envs.terrain.config import TerrainConfig
 
 
 SIM_BACKENDS = ("auto", "mjbatch", "warp")
@@ -168,7 +169,7 @@ class CurriculumConfig:
     None is off (all are, by default). ``--set 'env.curriculum.terms.command_range={}'`` turns one on
     with its function's defaults."""
 
-    terms: dict[str, dict[str, float] | None] = field(default_factory=lambda: {"command_range": None})
+    terms: dict[str, dict[str, float] | None] = field(default_factory=lambda: {"command_range": None, "terrain_levels": None})
 
 
 @dataclass
@@ -189,6 +190,26 @@ class DomainRandConfig:
 
 
 @dataclass
+class HeightScanConfig:
+    """The ``height_scan`` observation term's grid (legged_gym's and Isaac Lab's default): points
+    every ``spacing`` m over ``size`` = (forward, sideways) m centred on the base, in its yaw frame
+    (17 x 11 points by default). Each reads clip(base_z - offset - ground, -clip, +clip) m; the
+    group's ``scale`` multiplies it (legged_gym: 5)."""
+
+    size: tuple[float, float] = (1.6, 1.0)  # m, (x, y) extent in the base's yaw frame
+    spacing: float = 0.1  # m between points
+    offset: float = 0.5  # m, subtracted so that standing on flat ground reads about base height - 0.5
+    clip: float = 1.0  # m
+
+    def points(self) -> list[tuple[float, float]]:
+        """The grid's (x, y) in the yaw frame, x fastest (row-major over y)."""
+        nx, ny = (int(round(extent / self.spacing)) + 1 for extent in self.size)
+        xs = [self.spacing * i - self.size[0] / 2 for i in range(nx)]
+        ys = [self.spacing * j - self.size[1] / 2 for j in range(ny)]
+        return [(x, y) for y in ys for x in xs]
+
+
+@dataclass
 class LeggedEnvConfig:
     num_envs: int = 1024
     seed: int = 0
@@ -202,6 +223,10 @@ class LeggedEnvConfig:
     domain_rand: DomainRandConfig = field(default_factory=DomainRandConfig)
     curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)
     clip_actions: float = 100.0
+    # The ground: "plane" (the default, a flat floor at z = 0), or a generated / file heightfield
+    # (envs/terrain/). All envs share one terrain and start on its tiles' centres.
+    terrain: TerrainConfig = field(default_factory=TerrainConfig)
+    height_scan: HeightScanConfig = field(default_factory=HeightScanConfig)
     # Observation groups by name, each an ordered list of terms of envs/legged/observations.py. `policy` is
     # what the actor sees (required); `critic` (optional) is the privileged group of an asymmetric
     # critic; a task may add others (teacher, student, amp...). See default_observations().
@@ -259,7 +284,29 @@ class LeggedEnvConfig:
             number(f"domain_rand.{name}", 0, "must be >= 0")
         number("domain_rand.push_interval", 0, "must be >= 0 (0 disables)")
         self._validate_observations(need)
+        self._validate_terrain(need)
         self.robot.validate()
+
+    def _validate_terrain(self, need) -> None:
+        need(isinstance(self.terrain, TerrainConfig), "terrain", self.terrain, "must be a TerrainConfig")
+        try:
+            self.terrain.validate()
+        except ValueError as error:  # its message names "TerrainConfig.<field>": name it from here
+            raise ValueError(f"LeggedEnvConfig.terrain.{str(error).removeprefix('TerrainConfig.')}") from None
+        scan = self.height_scan
+        ok = isinstance(scan.size, (list, tuple)) and len(scan.size) == 2 and all(_is_number(v) and v >= 0 for v in scan.size)
+        need(ok, "height_scan.size", scan.size, "must be a pair of finite numbers >= 0 (m)")
+        need(_is_number(scan.spacing) and scan.spacing > 0, "height_scan.spacing", scan.spacing, "must be > 0 (m)")
+        need(_is_number(scan.offset), "height_scan.offset", scan.offset, "must be a finite number (m)")
+        need(_is_number(scan.clip) and scan.clip > 0, "height_scan.clip", scan.clip, "must be > 0 (m)")
+        if self.terrain.kind != "plane":
+            # A scan reaching past the tile it starts on would read the neighbouring tile's terrain as
+            # this one's (and past the border at the edge): refused rather than silently mixed.
+            need(max(scan.size) <= self.terrain.tile_size, "height_scan.size", scan.size,
+                 f"is wider than a terrain tile (terrain.tile_size={self.terrain.tile_size} m): shrink the scan or enlarge the tiles")
+        terrain_curriculum = self.curriculum.terms.get("terrain_levels") is not None
+        need(not terrain_curriculum or self.terrain.kind != "plane", "curriculum.terms.terrain_levels",
+             self.curriculum.terms.get("terrain_levels"), "needs a terrain (terrain.kind generated or file), or None (off)")
 
     def _validate_terms(self, need) -> None:
         """Reward weights, and every term's parameters, against the term functions' signatures."""

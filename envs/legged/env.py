@@ -8,6 +8,11 @@ This module is the loop: read the simulation into named state (``_update_state``
 terms of the sibling modules with their configured parameters: ``terminations``, ``rewards``,
 ``curriculum`` (at episode ends), ``events`` (randomization at reset, pushes), ``commands`` and
 ``observations``. What the terms compute lives there; this file only decides when.
+
+The ground is ``cfg.terrain``: the plane (z = 0, nothing looked up) or a heightfield that all envs
+share (``envs/terrain/``). On a terrain each env starts at its tile's centre (``env_origins``, moved
+by the ``terrain_levels`` curriculum), and ``_update_state`` measures base and foot heights against
+the ground under the feet (``TerrainHeights``, 4 points per env and step).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from legged_train.envs.legged.config import LeggedEnvConfig
 from legged_train.envs.legged.deployment import deployment_info
 from legged_train.envs.legged.observations import build_groups, compute_groups
 from legged_train.envs.robot import GYRO, UP, VELOCIMETER, build_model, foot_touch_sensor
+from legged_train.envs.terrain import build_terrain
 from legged_train.envs.threads import torch_threads
 from legged_train.envs.vec_env import VecEnv
 
@@ -38,7 +44,9 @@ class LeggedVelocityEnv(VecEnv):
         self.device = torch.device(device)
         self.num_envs = cfg.num_envs
         robot = cfg.robot
-        self.mj_model = build_model(robot, cfg.sim.timestep, cfg.sim.full_body_contacts)
+        # A pure function of cfg.terrain (seed included): play and resume rebuild the same ground.
+        self.terrain = build_terrain(cfg.terrain)  # None: the plane
+        self.mj_model = build_model(robot, cfg.sim.timestep, cfg.sim.full_body_contacts, self.terrain)
         self.sim = backend or make_backend(self.mj_model, cfg.num_envs, cfg.sim, self.device)
         self.step_dt = cfg.sim.timestep * cfg.sim.substeps
         self.max_episode_length = math.ceil(cfg.episode_length_s / self.step_dt)
@@ -60,6 +68,7 @@ class LeggedVelocityEnv(VecEnv):
 
         self._index_model()
         self._allocate_buffers()
+        self._set_up_terrain()
         self._update_state()  # a state to evaluate each observation term on once, for its width
         self._build_observation_groups()
         self.reset()
@@ -136,6 +145,33 @@ class LeggedVelocityEnv(VecEnv):
         self.terminated_by = {name: zeros(n, dtype=torch.bool) for name in self.termination_terms}  # this step
         self.one_step_episodes = terminations.OneStepEpisodes(self.termination_terms)  # warns of a config error
         self.lin_vel_error_sum, self.yaw_rate_error_sum = zeros(n), zeros(n)
+
+    def _set_up_terrain(self) -> None:
+        """The terrain's torch lookup, the envs' tiles (level, column, origin) and the height scan's
+        grid. On the plane: no lookup, no tiles, and no random draw (the plane's numbers stay as
+        they were before terrains existed)."""
+        from legged_train.envs.terrain.lookup import TerrainHeights
+        from legged_train.envs.terrain.origins import env_origins
+
+        self.height_scan_cfg = self.cfg.height_scan
+        self.height_scan_points = torch.tensor(self.cfg.height_scan.points(), dtype=torch.float32, device=self.device)
+        self.terrain_heights = self.terrain_levels = self.terrain_columns = self.env_origins = None
+        self.base_ground = self.foot_ground = None
+        if self.terrain is None:
+            return
+        self.terrain_heights = TerrainHeights(self.terrain, self.device)
+        self.terrain_tile_origins = torch.as_tensor(self.terrain.tile_origins, dtype=torch.float32, device=self.device)
+        # legged_gym: with the level curriculum envs start on the easy levels, without it on all of them.
+        with_curriculum = "terrain_levels" in self.curriculum_terms
+        top = self.terrain.num_rows - 1
+        if with_curriculum:
+            top = min(self.cfg.terrain.max_init_terrain_level, top)
+        self.env_origins, self.terrain_levels, self.terrain_columns = env_origins(
+            self.num_envs, top, self.terrain, self.generator, self.device)
+        # The envs of each sub-terrain type (their columns never change), for the per-type level log.
+        types = np.asarray(self.terrain.tile_types)[self.terrain_columns.cpu().numpy()]
+        self.terrain_type_envs = {name: torch.as_tensor(types == name, device=self.device)
+                                  for name in dict.fromkeys(self.terrain.tile_types)}
 
     def _build_observation_groups(self) -> None:
         self.obs_groups = build_groups(self.cfg, self)
@@ -220,7 +256,17 @@ class LeggedVelocityEnv(VecEnv):
         self.joint_vel = qvel[:, self.joint_qvel_ids]
         self.joint_torque = read(sim.actuator_force)
         self.foot_pos = read(sim.site_xpos[:, self.foot_site_ids.to(sim.site_xpos.device)])
-        self.foot_height = self.foot_pos[:, :, 2] - self.cfg.robot.foot_radius
+        if self.terrain_heights is None:  # the plane: heights are above z = 0, as they always were
+            self.base_height = self.base_pos[:, 2]
+            self.foot_height = self.foot_pos[:, :, 2] - self.cfg.robot.foot_radius
+        else:
+            # Against the ground under each foot; the base's ground is their mean: the ground the robot
+            # stands on. The point under the base alone would jump by a whole step while the robot
+            # straddles a stair edge (a 0.23 m step puts a standing robot's base "0.07 m high").
+            self.foot_ground = self.terrain_heights(self.foot_pos[:, :, :2])
+            self.base_ground = self.foot_ground.mean(dim=1)
+            self.base_height = self.base_pos[:, 2] - self.base_ground
+            self.foot_height = self.foot_pos[:, :, 2] - self.cfg.robot.foot_radius - self.foot_ground
         self.foot_force = sensors[:, self.foot_force_cols]
         self.undesired_contact_force = sensors[:, self.undesired_contact_cols]
         self.base_contact_force = sensors[:, self.base_contact_cols].sum(dim=1) if self.base_contact_cols is not None else None
@@ -280,6 +326,10 @@ class LeggedVelocityEnv(VecEnv):
         for name, fired in self.terminated_by.items():  # what ended them: a share per termination term
             log[f"terminated_{name}"] = fired[env_ids].float().mean()
         log["episode_length_s"] = self.episode_length_buf[env_ids].float().mean() * self.step_dt
+        if "terrain_levels" in self.curriculum_terms:  # over all envs, as legged_gym logs it
+            log["curriculum/terrain_level"] = self.terrain_levels.float().mean()
+            for name, envs in self.terrain_type_envs.items():
+                log[f"curriculum/terrain_level_{name}"] = self.terrain_levels[envs].float().mean()
         return log
 
     # ------------------------------------------------------------------------------ observations

@@ -5,6 +5,8 @@
   in that order (the order fixes the draws of the env's generator: keep new ones at the end).
 - The robot's initial state at reset (``reset_robot_state``): the default pose with noise, or a
   reference-motion frame (AMP's reference state initialization), the lowest foot on the floor.
+  On a terrain: at the env's tile origin (``env.env_origins``), with a random yaw, the lowest foot
+  (measured against the ground under each foot) on the ground.
 - Pushes on a timer (``push_robots``).
 
 A new randomization is a function here, listed in ``RESET_EVENTS``, and its field in ``DomainRandConfig``.
@@ -13,6 +15,7 @@ Every draw comes from ``env.generator``, so a seed fixes them all.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import torch
@@ -88,13 +91,36 @@ def reset_robot_state(env: LeggedVelocityEnv, env_ids: torch.Tensor) -> tuple[to
     qvel = torch.zeros_like(sim.qvel[sim_ids])
     qvel[:, :6] = base_vel.to(qvel)
     reference = _reference_states(env, qpos, qvel) if env.reference_state_sampler is not None else None
+    if env.terrain is not None:
+        _place_on_tiles(env, env_ids, qpos, qvel)
     sim.ctrl[sim_ids] = (env.default_joint_pos.expand(n, -1)).to(sim.ctrl)
     sim.set_state(sim_ids, qpos, qvel)
     # Put the lowest foot on the floor: starting in the air or buried both jolt the robot.
-    foot_z = sim.site_xpos[sim_ids][:, env.foot_site_ids.to(sim.site_xpos.device), 2]
-    qpos[:, 2] -= foot_z.min(dim=1).values - env.cfg.robot.foot_radius - 0.002
+    if env.terrain is None:
+        foot_z = sim.site_xpos[sim_ids][:, env.foot_site_ids.to(sim.site_xpos.device), 2]
+        qpos[:, 2] -= foot_z.min(dim=1).values - env.cfg.robot.foot_radius - 0.002
+    else:  # the same, each foot measured against the ground under it: no foot starts inside the terrain
+        feet = sim.site_xpos[sim_ids][:, env.foot_site_ids.to(sim.site_xpos.device)].to(env.device, torch.float32)
+        clearance = feet[:, :, 2] - env.cfg.robot.foot_radius - env.terrain_heights(feet[:, :, :2])
+        qpos[:, 2] -= (clearance.min(dim=1).values - 0.002).to(qpos)
     sim.set_state(sim_ids, qpos, qvel)
     return reference
+
+
+def _place_on_tiles(env: LeggedVelocityEnv, env_ids: torch.Tensor, qpos: torch.Tensor, qvel: torch.Tensor) -> None:
+    """Move the resetting robots (default pose or reference frame, at x = y = 0) to their tile
+    origins, turned by a random yaw (a new draw, taken only on a terrain): the base's orientation
+    and its world-frame linear velocity turn with it; the free joint's angular velocity is in the
+    base frame and does not. The height is set by the caller, from the ground under the feet."""
+    yaw = env.uniform((len(env_ids),), -math.pi, math.pi).to(qpos)
+    c, s = torch.cos(yaw / 2), torch.sin(yaw / 2)
+    w, x, y, z = qpos[:, 3:7].unbind(1)
+    # (c, 0, 0, s) * (w, x, y, z): a turn about the world's z axis, applied after the frame's own orientation.
+    qpos[:, 3:7] = torch.stack((c * w - s * z, c * x - s * y, c * y + s * x, c * z + s * w), dim=1)
+    cos_yaw, sin_yaw = torch.cos(yaw), torch.sin(yaw)
+    vx, vy = qvel[:, 0].clone(), qvel[:, 1].clone()
+    qvel[:, 0], qvel[:, 1] = cos_yaw * vx - sin_yaw * vy, sin_yaw * vx + cos_yaw * vy
+    qpos[:, :2] += env.env_origins[env_ids, :2].to(qpos)
 
 
 def _reference_states(env: LeggedVelocityEnv, qpos: torch.Tensor, qvel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:

@@ -22,6 +22,12 @@ and, for terms that only the env has: ``actions``, ``commands``, ``gait_phase``,
 ``is_moving_command``, ``foot_force``, ``foot_contact`` (bool), ``foot_height``, ``feet_air_time``,
 ``friction_coeff``, ``added_base_mass``, ``base_com_offset``, ``motor_strength``, ``push_vel``.
 
+Terrain (``envs/terrain/``): ``base_height`` (N,) and ``foot_height`` (N, F) are measured against
+the ground (on a terrain, the ground under the feet); a state without ``base_height`` (a motion
+frame) is on flat ground. ``height_scan`` and ``foot_terrain_height`` read ``terrain_heights`` (the
+env's ``TerrainHeights``, None on the plane), ``height_scan_points`` and ``height_scan_cfg``, and
+look the ground up only when a group uses them: a task without them pays nothing.
+
 A group (``ObservationGroup``) is an ordered list of terms compiled once from its config
 (``legged_train.envs.legged.config.ObservationGroupConfig``): widths, noise and scale vectors and column slices
 are found at build, so computing a group is one ``torch.cat``, at most one noise draw and one
@@ -64,8 +70,10 @@ def base_quat(state) -> torch.Tensor:
 
 
 def base_height(state) -> torch.Tensor:
-    """(N, 1) m, the base's height above the (flat) floor."""
-    return state.base_pos[:, 2:3]
+    """(N, 1) m, the base's height above the ground: on a terrain the mean ground under the feet, so
+    that standing on a plateau reads as on flat ground (Isaac Lab #1698); a motion frame's is above z = 0."""
+    height = getattr(state, "base_height", None)
+    return state.base_pos[:, 2:3] if height is None else height[:, None]
 
 
 def joint_pos(state) -> torch.Tensor:
@@ -127,6 +135,33 @@ def foot_height(state) -> torch.Tensor:
     return state.foot_height
 
 
+def height_scan(state) -> torch.Tensor:
+    """(N, P) m, the ground at a grid of points around the base (``LeggedEnvConfig.height_scan``,
+    17 x 11 by default, x fastest) in its yaw frame: clip(base_z - offset - ground, -clip, clip), as
+    legged_gym's measured heights. The ground is MuJoCo's own surface (``TerrainHeights``), so a gap
+    reads its floor (a drop, not a wall) and no ray origin can sit inside an obstacle. On the plane
+    the ground is 0 everywhere."""
+    cfg, base = state.height_scan_cfg, state.base_pos
+    if state.terrain_heights is None:
+        ground = torch.zeros(base.shape[0], state.height_scan_points.shape[0], device=base.device)
+    else:
+        w, x, y, z = state.base_quat.unbind(1)
+        yaw = torch.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
+        cos_yaw, sin_yaw = torch.cos(yaw)[:, None], torch.sin(yaw)[:, None]
+        px, py = state.height_scan_points.unbind(1)  # (P,) each, in the yaw frame
+        world = torch.stack((base[:, 0:1] + cos_yaw * px - sin_yaw * py, base[:, 1:2] + sin_yaw * px + cos_yaw * py), dim=2)
+        ground = state.terrain_heights(world)
+    return torch.clamp(base[:, 2:3] - cfg.offset - ground, -cfg.clip, cfg.clip)
+
+
+def foot_terrain_height(state) -> torch.Tensor:
+    """(N, F) m, how far the ground under each foot lies below the base: base_z - ground(foot). With
+    ``foot_height`` (the sole above that ground) it tells the critic the step each foot stands on;
+    the ground relative to the foot itself would only repeat ``foot_height``. On the plane: base_z."""
+    base_z = state.base_pos[:, 2:3]
+    return base_z.expand(-1, state.foot_pos.shape[1]) if state.foot_ground is None else base_z - state.foot_ground
+
+
 def feet_air_time(state) -> torch.Tensor:
     """(N, F) s since each foot left the ground (zero in stance)."""
     return state.feet_air_time
@@ -177,6 +212,8 @@ OBSERVATION_TERMS: dict[str, Callable[[Any], torch.Tensor]] = {
         foot_contact_force,
         foot_height,
         feet_air_time,
+        height_scan,
+        foot_terrain_height,
         friction,
         added_base_mass,
         base_com_offset,

@@ -34,6 +34,9 @@ def env_state(env: LeggedVelocityEnv) -> dict:
         "generator": env.generator.get_state(),
         # What a curriculum changed; only with one on, so the state of an env without is as it always was.
         **({"command_ranges": {name: list(r) for name, r in env.command_ranges.items()}} if env.curriculum_terms else {}),
+        # Each env's tile (the terrain itself is rebuilt from the config); only on a terrain.
+        **({"terrain": {"levels": env.terrain_levels.cpu().clone(), "origins": env.env_origins.cpu().clone()}}
+           if env.terrain is not None else {}),
     }
 
 
@@ -62,3 +65,6 @@ def load_env_state(env: LeggedVelocityEnv, state: dict) -> None:
     env.generator.set_state(state["generator"])
     if "command_ranges" in state:
         env.command_ranges = {name: tuple(r) for name, r in state["command_ranges"].items()}
+    if env.terrain is not None and "terrain" in state:
+        env.terrain_levels = state["terrain"]["levels"].to(env.device, torch.long).clone()
+        env.env_origins = state["terrain"]["origins"].to(env.device, torch.float32).clone()

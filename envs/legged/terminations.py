@@ -24,8 +24,8 @@ def bad_orientation(env: LeggedVelocityEnv, max_tilt: float = 1.0) -> torch.Tens
 
 
 def base_too_low(env: LeggedVelocityEnv, min_height: float = 0.12) -> torch.Tensor:
-    """The base below ``min_height`` (m) above the floor."""
-    return env.base_pos[:, 2] < min_height
+    """The base below ``min_height`` (m) above the ground (the plane, or the terrain under the feet)."""
+    return env.base_height < min_height
 
 
 def base_contact(env: LeggedVelocityEnv) -> torch.Tensor:

@@ -110,6 +110,9 @@ class TerrainConfig:
     params: SubTerrainParams = field(default_factory=SubTerrainParams)
     file: HeightmapFileConfig = field(default_factory=HeightmapFileConfig)
     spawn_patch: float = 1.0  # m, a tile's origin z is the highest point of this square at its centre
+    # With the terrain_levels curriculum, envs start on levels 0..max_init_terrain_level (legged_gym's
+    # 5; the top level if the terrain has fewer); without it, on every level (legged_gym too).
+    max_init_terrain_level: int = 5
     seed: int = 0
 
     def difficulty(self, level: int) -> float:
@@ -119,8 +122,10 @@ class TerrainConfig:
     def column_types(self) -> list[str]:
         """The sub-terrain type of each tile column: column j takes the type whose share of the
         cumulative proportions holds (j + 0.5) / num_cols (legged_gym's rule, sampled at the column's
-        middle so that a 0.05 share of 20 columns gets exactly one)."""
-        names = [name for name, share in self.proportions.items() if share > 0]
+        middle so that a 0.05 share of 20 columns gets exactly one). Types are taken in
+        SUB_TERRAIN_TYPES' order, not the mapping's: a config.yaml written with sorted keys, or
+        proportions given in another order, build the same terrain."""
+        names = [name for name in SUB_TERRAIN_TYPES if self.proportions.get(name, 0) > 0]
         shares = np.array([self.proportions[name] for name in names], dtype=np.float64)
         bounds = np.cumsum(shares / shares.sum())
         picks = np.searchsorted(bounds, (np.arange(self.num_cols) + 0.5) / self.num_cols, side="right")
@@ -157,6 +162,7 @@ class TerrainConfig:
         number("border", self.border, lambda v: v >= 0, "must be >= 0 (m)")
         number("spawn_patch", self.spawn_patch, lambda v: 0 <= v <= self.tile_size, f"must be in [0, tile_size={self.tile_size}] (m)")
         integer("seed", self.seed, 0)
+        integer("max_init_terrain_level", self.max_init_terrain_level, 0)
         pair("difficulty_range", self.difficulty_range)
         low, high = self.difficulty_range
         need(0 <= low <= high <= 1, "difficulty_range", self.difficulty_range, "must be (low, high) with 0 <= low <= high <= 1")

@@ -1,0 +1,67 @@
+"""Rough terrain (issue 21): a Go1-class quadruped tracks velocity commands over generated terrain.
+
+- ``go1_rough``: PPO with a blind actor (go1_flat's noisy proprioception) and a critic that also
+  reads the terrain: the height scan around the base (17 x 11 points) and the ground under each foot.
+  The terrain is ``TerrainConfig(kind="generated")``'s default (10 levels x 20 tiles of 8 m,
+  legged_gym's mix of slopes, roughness, stairs and obstacles), with legged_gym's terrain-level
+  curriculum (``curriculum/terrain_level`` in the logs).
+- ``go1_rough_teacher``: the same env and critic; the actor reads a ``teacher`` group: clean
+  proprioception, the privileged terms of go1_teacher and the height scan. The teacher a blind
+  student is to be distilled from (``go1_rough_student`` is not built yet: issue 21).
+
+Legs collide with the ground (``sim.full_body_contacts``): on stairs a shin passing through a riser
+would teach a gait no robot can use; the ``undesired_contacts`` penalty and the ``base_contact``
+termination then see thighs, calves and trunk.
+"""
+
+from __future__ import annotations
+
+from legged_train.envs.legged.config import LeggedEnvConfig, ObservationGroupConfig, ObservationTermConfig
+from legged_train.envs.legged.env import make_legged_env
+from legged_train.envs.terrain import TerrainConfig
+from legged_train.tasks.go1.distillation import PRIVILEGED, PROPRIOCEPTION
+from legged_train.tasks.go1.flat import go1_flat_env, go1_flat_train
+from legged_train.tasks.registry import register_task
+
+# legged_gym's scale of its measured heights (obs_scales.height_measurements): the scan's +-1 m
+# becomes +-5, the range of the other normalized terms.
+HEIGHT_SCAN_SCALE = 5.0
+
+
+def terrain_terms() -> list[ObservationTermConfig]:
+    """What the critic (and the teacher) reads of the terrain, clean."""
+    return [ObservationTermConfig("height_scan", scale=HEIGHT_SCAN_SCALE), ObservationTermConfig("foot_terrain_height")]
+
+
+def go1_rough_env() -> LeggedEnvConfig:
+    cfg = go1_flat_env()
+    cfg.terrain = TerrainConfig(kind="generated")
+    cfg.sim.full_body_contacts = True
+    cfg.curriculum.terms["terrain_levels"] = {}
+    cfg.observations["critic"].terms += terrain_terms()
+    return cfg
+
+
+def go1_rough_teacher_env() -> LeggedEnvConfig:
+    cfg = go1_rough_env()
+    # Clean terms: a clean group draws no random numbers, so the rest of the env is go1_rough's.
+    cfg.observations["teacher"] = ObservationGroupConfig(PROPRIOCEPTION + PRIVILEGED + terrain_terms())
+    return cfg
+
+
+def go1_rough_train():
+    # legged_gym's rough-terrain networks are 512-256-128; a size between that and go1_flat's
+    # 128-128, for the scan's 187 inputs on a 2-core CPU. Not tuned yet (issue 21's bench/rough_go1.py).
+    networks = {"hidden_dims": [256, 128], "activation": "elu"}
+    return go1_flat_train(max_iterations=1500, actor_cfg=dict(networks), critic_cfg=dict(networks))
+
+
+def go1_rough_teacher_train():
+    cfg = go1_rough_train()
+    cfg.actor_obs_group = "teacher"
+    cfg.desired_kl = 0.02  # as go1_teacher (see tasks/go1/distillation.py): a privileged actor moves further per update
+    return cfg
+
+
+register_task("go1_rough", go1_rough_env, go1_rough_train, make_legged_env)
+register_task("go1_rough_teacher", go1_rough_teacher_env, go1_rough_teacher_train, make_legged_env)
