@@ -335,3 +335,37 @@ def test_a_rough_task_trains_one_iteration(name):
     runner = make_runner(env, train_cfg, None, "cpu", runner_cls=task.runner_cls)
     runner.learn(num_learning_iterations=1)
     assert env.obs_bufs["critic"].isfinite().all()
+
+
+def test_reference_state_starts_turn_with_the_random_yaw():
+    """AMP's reference frames on a terrain: at the tile origin, the frame's world-frame velocity
+    turned with its heading, so the robot still moves forward in its own frame."""
+    env = LeggedVelocityEnv(env_config(rough_terrain(), num_envs=6))
+    qpos0 = torch.as_tensor(env.mj_model.qpos0, dtype=torch.float64)
+    qpos0[env.joint_qpos_ids] = env.default_joint_pos.double()
+
+    def sampler(n):
+        qvel = torch.zeros(n, env.mj_model.nv, dtype=torch.float64)
+        qvel[:, 0] = 0.8  # forward, along the frame's own heading (yaw 0)
+        return qpos0.expand(n, -1).clone(), qvel, torch.tensor([[0.8, 0.0, 0.0]]).expand(n, -1)
+
+    env.set_reference_state_init(sampler, 1.0)
+    env.reset()
+    assert torch.allclose(env.base_pos[:, :2], env.env_origins[:, :2], atol=0.05)
+    assert torch.allclose(env.base_lin_vel_heading, torch.tensor([0.8, 0.0]).expand(6, -1), atol=1e-4)
+    w, z = env.base_quat[:, 0], env.base_quat[:, 3]
+    assert (2 * torch.atan2(z, w)).std() > 0.5  # the headings differ
+
+
+def test_terrain_settings_from_the_command_line():
+    from legged_train.config import apply_overrides, split_env_train_overrides
+
+    cfg = LeggedEnvConfig()
+    overrides, _ = split_env_train_overrides([
+        "env.terrain.kind=generated", "env.terrain.num_rows=2", "env.terrain.num_cols=2", "env.terrain.tile_size=4.0",
+        "env.terrain.proportions={rough: 1, stairs_up: 1}", "env.terrain.params.step_height=[0.05, 0.1]",
+        "env.height_scan.size=[1.2, 0.8]", "env.curriculum.terms.terrain_levels={}"])
+    apply_overrides(cfg, overrides)
+    cfg.validate()
+    assert cfg.terrain.proportions == {"rough": 1, "stairs_up": 1} and cfg.terrain.params.step_height == (0.05, 0.1)
+    assert len(cfg.height_scan.points()) == 13 * 9
