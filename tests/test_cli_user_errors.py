@@ -259,3 +259,18 @@ def test_pretraining_skips_a_damaged_file_and_names_it(damaged_dataset, tmp_path
     assert "Traceback" not in result.stderr
     (warning,) = [line for line in result.stderr.splitlines() if "skipped a trajectory" in line]
     assert damaged in warning and "is damaged" in warning and "training goes on" in warning
+
+
+# ------------------------------------------------------------------- the installed entry point
+
+
+def test_the_legged_train_command_runs_each_subcommand(tmp_path):
+    """``legged-train COMMAND`` is the same main() as the script, under its own name."""
+    result = subprocess.run([sys.executable, "-c", "import sys; from legged_train.cli import main; sys.exit(main())",
+                             "train", "--task", "go1_flat", "--num-envs", "0", "--log-root", str(tmp_path)],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert assert_user_error(result, "--num-envs=0").startswith("legged-train train: error:")
+    result = subprocess.run([sys.executable, "-c", "import sys; from legged_train.cli import main; sys.exit(main())",
+                             "trian"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert_user_error(result, "unknown command 'trian'", "train, play, collect, dagger-collect, tune")
+    assert os.listdir(tmp_path) == []
