@@ -13,10 +13,10 @@ model_<iteration>.pt checkpoints. Any config field can be overridden:
 saves a checkpoint (a second Ctrl-C aborts at once). legged_gym spellings (``--num_envs``,
 ``--max_iterations``, ``--load_run``, ...) are accepted too.
 
-The training config's type picks the runner: PPOConfig -> OnPolicyRunner, AMPConfig -> AmpPolicyRunner
-(PPO with an adversarial motion prior), TwoStagePPOConfig ->
-TwoStageRunner (pretraining from demonstrations, then PPO), DistillationConfig -> DistillationRunner
-(a student distilled from ``--teacher RUN|CHECKPOINT``), DQNConfig / SACConfig -> OffPolicyRunner.
+The task names its runner (``runner_cls``; without one, the runner registered for its training
+config's type): OnPolicyRunner (PPO), AmpPolicyRunner (PPO with an adversarial motion prior),
+TwoStageRunner (pretraining from demonstrations, then PPO), DistillationRunner (a student distilled
+from ``--teacher RUN|CHECKPOINT``), OffPolicyRunner (DQN, SAC).
 ``--task`` also takes ``my_pkg.my_module:my_task`` (see the README).
 
 Several GPUs (or CPU processes): ``torchrun --nproc_per_node N train.py --task go1_flat --distributed``.
