@@ -259,6 +259,9 @@ def test_pretraining_skips_a_damaged_file_and_names_it(damaged_dataset, tmp_path
     assert "Traceback" not in result.stderr
     (warning,) = [line for line in result.stderr.splitlines() if "skipped a trajectory" in line]
     assert damaged in warning and "is damaged" in warning and "training goes on" in warning
+    # One line: the command line prints a library warning without Python's file, line and source.
+    assert warning.startswith("warning: RolloutDataset: skipped a trajectory")
+    assert "UserWarning" not in result.stderr and "warnings.warn" not in result.stderr
 
 
 # ------------------------------------------------------------------- the installed entry point

@@ -11,6 +11,7 @@ import argparse
 import os
 import signal
 import sys
+import warnings
 from contextlib import contextmanager
 
 HAS_DISPLAY = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
@@ -22,8 +23,15 @@ def use_headless_gl() -> None:
         os.environ.setdefault("MUJOCO_GL", "egl")
 
 
+def one_line_warnings() -> None:
+    """On the command line a library's warning is one line, ``warning: <message>``: Python's default
+    format adds the file, the line number and that line's source, which say nothing to a user."""
+    warnings.formatwarning = lambda message, _category, *_args, **_kwargs: f"warning: {' '.join(str(message).split())}\n"
+
+
 # Every CLI module imports this one before anything that imports mujoco.
 use_headless_gl()
+one_line_warnings()
 
 
 class UserError(Exception):
