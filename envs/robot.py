@@ -278,7 +278,9 @@ def _find_feet(spec: mujoco.MjSpec, model: mujoco.MjModel, robot: RobotConfig) -
         site = sites.get(foot)
         geom = next((g for g in geoms if g.name == foot), None)
         if geom is None and site is None:
-            raise ValueError(f"RobotConfig.foot_names: {foot!r} is neither a geom nor a site of {robot.mjcf_path}")
+            named = sorted({g.name for g in geoms if g.name} | set(sites) - {""})
+            raise ValueError(f"RobotConfig.foot_names: {foot!r} is neither a geom nor a site of {robot.mjcf_path}; "
+                             f"its named geoms and sites: {named}")
         if geom is None:
             geom = _geom_near_site(geoms, model, data, robot, site)
         site_pos = model.site_pos[site.id].copy() if site is not None else None

@@ -8,6 +8,7 @@ import numbers
 from dataclasses import dataclass, field
 
 from legged_train.envs.legged import legacy
+from legged_train.envs.legged.gaits import validate_gait
 from legged_train.envs.robot import RobotConfig
 from legged_train.envs.terrain.config import TerrainConfig
 
@@ -236,6 +237,10 @@ class LeggedEnvConfig:
     # plateau (measured on go1_flat; needs no sensor a real robot lacks: it is the controller's clock).
     # False drops the gait_clock term from every observation group.
     gait_clock: bool = True
+    # Which feet step together on that clock (the gait_phase reward): a named gait (four feet: trot,
+    # pace, bound, pronk, walk; two feet: alternating), matched to the feet by where they stand, or
+    # one phase offset in [0, 1) per foot in robot.foot_names order. See envs/legged/gaits.py.
+    gait: str | list[float] = "trot"
 
     def validate(self) -> None:
         """Raise ValueError naming the field, its value and what is allowed, for the first bad value."""
@@ -286,6 +291,7 @@ class LeggedEnvConfig:
         self._validate_observations(need)
         self._validate_terrain(need)
         self.robot.validate()
+        validate_gait(self.gait, len(self.robot.foot_names))  # after the robot: its feet are a list
 
     def _validate_terrain(self, need) -> None:
         need(isinstance(self.terrain, TerrainConfig), "terrain", self.terrain, "must be a TerrainConfig")

@@ -25,7 +25,7 @@ import torch
 
 from legged_train.envs.backend import PhysicsBackend
 from legged_train.envs.backend_factory import make_backend
-from legged_train.envs.legged import commands, curriculum, events, resume, rewards, terminations
+from legged_train.envs.legged import commands, curriculum, events, gaits, resume, rewards, terminations
 from legged_train.envs.legged.config import LeggedEnvConfig
 from legged_train.envs.legged.deployment import deployment_info
 from legged_train.envs.legged.observations import build_groups, compute_groups
@@ -91,8 +91,8 @@ class LeggedVelocityEnv(VecEnv):
         self.action_scale = robot.action_scale
         self.base_body_id = model.body(robot.base_body).id
         self.foot_site_ids = tensor([model.site(f).id for f in robot.foot_names], torch.long)
-        # Trot: the first and last feet (FR, RL) step together, the middle two (FL, RR) half a cycle later.
-        self.foot_phase_offsets = tensor([0.0 if i in (0, len(robot.foot_names) - 1) else 0.5 for i in range(len(robot.foot_names))])
+        # The gait's phase offset per foot (cfg.gait), its named gaits matched to the feet by where they stand.
+        self.foot_phase_offsets = tensor(gaits.phase_offsets(self.cfg.gait, gaits.standing_foot_xy(model, robot)))
         # Columns of sensordata, found once: each step reads sensordata in one conversion.
         sensor_names = {model.sensor(i).name for i in range(model.nsensor)}
 

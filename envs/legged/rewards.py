@@ -82,8 +82,9 @@ def feet_air_time(env: LeggedVelocityEnv, target: float = 0.25) -> torch.Tensor:
 
 
 def gait_phase(env: LeggedVelocityEnv) -> torch.Tensor:
-    """Share of feet whose contact matches a trot on the gait clock (diagonal pairs alternate):
-    a dense hint of how to step. Zero for a standing command. Meant for use with cfg.gait_clock."""
+    """Share of feet whose contact matches the gait (``cfg.gait``'s phase offset per foot) on the gait
+    clock: a dense hint of how to step, for any number of feet. Zero for a standing command. Meant
+    for use with cfg.gait_clock."""
     desired_stance = torch.sin(2.0 * torch.pi * (env.gait_phase[:, None] + env.foot_phase_offsets)) < 0.0
     match = (env.foot_contact == desired_stance).float().mean(dim=1)
     return match * env.is_moving_command

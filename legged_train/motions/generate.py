@@ -26,6 +26,7 @@ import dataclasses
 import mujoco
 import numpy as np
 
+from legged_train.envs.legged.gaits import FOUR_FEET
 from legged_train.envs.robot import RobotConfig, build_model
 from legged_train.envs.robot_pose import feet_on_floor
 from legged_train.motions.clip import MotionClip, yaw_quat
@@ -70,14 +71,12 @@ class GaitSpec:
 
 
 def phase_offsets(gait: str, foot_front: np.ndarray, foot_left: np.ndarray) -> np.ndarray:
-    """Each foot's phase offset in the cycle (0 or 0.5) for a gait, from which side it is on."""
-    if gait == "trot":  # diagonal pairs: front-left with rear-right
-        return np.where(foot_front == foot_left, 0.5, 0.0)
-    if gait == "pace":  # lateral pairs: both left feet together
-        return np.where(foot_left, 0.5, 0.0)
-    if gait == "bound":  # front pair, then rear pair
-        return np.where(foot_front, 0.0, 0.5)
-    raise ValueError(f"gait={gait!r}: unknown gait; known gaits: {', '.join(GAITS)}")
+    """Each foot's phase offset in the cycle (0 or 0.5) for a gait, from which side it is on: the
+    env's gait tables (``legged_train.envs.legged.gaits``), so a clip steps as the gait clock does."""
+    if gait not in GAITS:
+        raise ValueError(f"gait={gait!r}: unknown gait; known gaits: {', '.join(GAITS)}")
+    table = FOUR_FEET[gait]
+    return np.array([table[("F" if front else "R") + ("L" if left else "R")] for front, left in zip(foot_front, foot_left)])
 
 
 def base_trajectory(spec: GaitSpec, times: np.ndarray, height: float) -> tuple[np.ndarray, np.ndarray]:
@@ -203,6 +202,9 @@ class LegIK:
 def generate_gait_clip(robot: RobotConfig, spec: GaitSpec, timestep: float = 0.004) -> MotionClip:
     """A clip of ``robot`` walking with ``spec``'s gait and velocity command (see the module doc)."""
     spec.validate()
+    if len(robot.foot_names) != 4:  # its gaits and the pace's sway are four-foot gaits
+        raise ValueError(f"generate_gait_clip: RobotConfig.foot_names={list(robot.foot_names)!r} has {len(robot.foot_names)} feet; "
+                         f"the gait generator makes four-foot gaits only ({', '.join(GAITS)})")
     robot = dataclasses.replace(robot, check_standing=False)
     model = build_model(robot, timestep, full_body_contacts=False)  # fills the copy's None fields (standing pose)
     data = mujoco.MjData(model)
@@ -261,19 +263,23 @@ def forward_feet(robot: RobotConfig, clip: MotionClip, timestep: float = 0.004) 
 
 
 def gait_agreement(contact: np.ndarray, pairs: list[tuple[int, int]]) -> float:
-    """Share of frames in which each pair of feet is in the same contact state (averaged over pairs)."""
+    """Share of frames in which each pair of feet is in the same contact state (averaged over pairs);
+    NaN for no pairs (a robot without such feet)."""
+    if not pairs:
+        return float("nan")
     return float(np.mean([np.mean(contact[:, a] == contact[:, b]) for a, b in pairs]))
 
 
 def foot_pairs(robot_neutral_front: np.ndarray, robot_neutral_left: np.ndarray) -> dict[str, list[tuple[int, int]]]:
-    """Index pairs of the diagonal and lateral feet, from which side each foot is on."""
-    feet = range(len(robot_neutral_front))
-    fr = [f for f in feet if robot_neutral_front[f] and not robot_neutral_left[f]]
-    fl = [f for f in feet if robot_neutral_front[f] and robot_neutral_left[f]]
-    rr = [f for f in feet if not robot_neutral_front[f] and not robot_neutral_left[f]]
-    rl = [f for f in feet if not robot_neutral_front[f] and robot_neutral_left[f]]
-    if not all(len(side) == 1 for side in (fr, fl, rr, rl)):
-        raise ValueError("gait measures need four feet: one front-right, front-left, rear-right and rear-left")
-    return {"diagonal": [(fr[0], rl[0]), (fl[0], rr[0])], "lateral": [(fr[0], rr[0]), (fl[0], rl[0])]}
-
-
+    """Index pairs of feet, from which side each foot is on, for any number of feet: ``diagonal``
+    (other end, other side), ``lateral`` (other end, same side) and ``transverse`` (same end, other
+    side: a biped's two feet). A quadruped's diagonal pairs are (FR, RL) and (FL, RR)."""
+    front, left = np.asarray(robot_neutral_front, bool), np.asarray(robot_neutral_left, bool)
+    pairs: dict[str, list[tuple[int, int]]] = {"diagonal": [], "lateral": [], "transverse": []}
+    for a in range(len(front)):
+        for b in range(a + 1, len(front)):
+            if front[a] != front[b]:
+                pairs["diagonal" if left[a] != left[b] else "lateral"].append((a, b))
+            elif left[a] != left[b]:
+                pairs["transverse"].append((a, b))
+    return pairs

@@ -1,0 +1,1 @@
+"""Unitree Go2: `constants` holds what the env must know about it, `go2.xml` is its MJCF (LICENSE beside it)."""
