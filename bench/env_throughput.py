@@ -1,4 +1,5 @@
-"""Env throughput of go1_flat against the bare physics backend, in the same run.
+"""Env throughput of a task (go1_flat by default; --task go1_rough: on its terrain) against the bare
+physics backend stepping the same compiled model, in the same run.
 
 Prints one JSON line: policy steps/s of the full env step (actions in, observations, rewards,
 terminations, resets out) and of the bare backend stepping the same compiled model the same number
@@ -6,6 +7,7 @@ of substeps with the same joint targets, and their ratio. Rounds of the two alte
 a noisy neighbour on a shared machine hits both alike.
 
     python bench/env_throughput.py [--num-envs 1024] [--rounds 7] [--steps 50]
+    python bench/env_throughput.py --task go1_rough     # the heightfield terrain, height scan in the critic
     python bench/env_throughput.py --backend warp --num-envs 4096      # MuJoCo Warp on a GPU
 
 With ``--backend warp`` the env and the bare backend both run on ``--device`` (default: cuda when
@@ -47,8 +49,12 @@ def main() -> None:
     # Measure the env as its task trains it: with the task's rollout torch threads (go1_flat: 1).
     torch.set_num_threads(getattr(task.train_cfg, "rollout_torch_threads", 0) or task.train_cfg.torch_threads or torch.get_num_threads())
     env = task.make_env(task.env_cfg, device)
+    # The bare backend steps the env's own compiled model (on a rough task: the same heightfield),
+    # from the env's own start states: on a terrain the robots stand on their tiles, not at the origin.
     bare = make_backend(env.mj_model, args.num_envs, task.env_cfg.sim, device)
-    bare.reset(torch.arange(args.num_envs, device=device), keyframe=0 if env.mj_model.nkey > 0 else None)
+    ids = torch.arange(args.num_envs, device=device)
+    bare.reset(ids, keyframe=0 if env.mj_model.nkey > 0 else None)
+    bare.set_state(ids, env.sim.qpos.clone(), env.sim.qvel.clone())
     substeps = task.env_cfg.sim.substeps
     generator = torch.Generator().manual_seed(0)
     # Actions like an untrained policy's: they make robots stumble and fall, so resets are included.

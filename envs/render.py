@@ -30,7 +30,13 @@ class OffscreenRenderer:
             # A chase camera: the robot stays in frame however far it walks.
             self.camera.type = mujoco.mjtCamera.mjCAMERA_TRACKING
             self.camera.trackbodyid = body_id
+            # MuJoCo's tracking camera moves its lookat with the body's subtree centre of mass: over a
+            # terrain it follows the robot up and down steps as well as along.
             self.camera.distance, self.camera.azimuth, self.camera.elevation = 1.6, 135.0, -15.0
+            if model.nhfield > 0:
+                # Over a terrain, further back and higher: the relief shows, and a slope or flight of
+                # stairs rising behind the robot stays below the camera instead of hiding it.
+                self.camera.distance, self.camera.elevation = 2.4, -30.0
         else:
             mujoco.mjv_defaultFreeCamera(model, self.camera)
 

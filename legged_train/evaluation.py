@@ -38,7 +38,7 @@ COMMAND_RANGES = ((-1.0, 1.0), (-0.5, 0.5), (-1.0, 1.0))  # forward m/s, lateral
 MIN_SPEED_FOR_COT = 0.3  # m/s
 GRAVITY = 9.81
 
-__all__ = ["standard_evaluation", "standard_commands", "is_legged_env", "policy_obs_group", "velocity_tracking_error"]
+__all__ = ["standard_evaluation", "standard_commands", "TrackingSums", "is_legged_env", "policy_obs_group", "velocity_tracking_error"]
 
 
 def standard_commands(num_envs: int = NUM_ENVS, seed: int = SEED) -> torch.Tensor:
@@ -90,11 +90,7 @@ def _measure(env: LeggedVelocityEnv, policy, device, obs_group: str) -> dict[str
         reset_policy()  # fresh episodes: a recurrent policy forgets what it played before
     steps, warmup = round(DURATION_S / env.step_dt), round(WARMUP_S / env.step_dt)
     fallen = torch.zeros(n, dtype=torch.bool, device=env.device)
-    vel_sq_sum = torch.zeros(n, device=env.device)
-    yaw_sq_sum = torch.zeros(n, device=env.device)
-    counted = torch.zeros(n, device=env.device)
-    energy = torch.zeros(n, device=env.device)
-    distance = torch.zeros(n, device=env.device)
+    sums = TrackingSums(n, env.device)
     for t in range(steps):
         obs = observation_group(obs, extras, obs_group)
         actions = policy(obs if device is None else obs.to(device))
@@ -104,21 +100,54 @@ def _measure(env: LeggedVelocityEnv, policy, device, obs_group: str) -> dict[str
         fallen |= extras["terminated"]
         if t < warmup:
             continue
-        alive = (~fallen).float()
-        vel_sq_sum += alive * torch.sum(torch.square(commands[:, :2] - env.base_lin_vel_heading), dim=1)
-        yaw_sq_sum += alive * torch.square(commands[:, 2] - env.yaw_rate)
-        counted += alive
-        energy += alive * rewards.energy(env) * env.step_dt  # sum over joints of |tau . qdot|
-        distance += alive * torch.norm(env.base_lin_vel_world[:, :2], dim=1) * env.step_dt
+        sums.add(env, commands, ~fallen)
 
-    samples = counted.sum().clamp(min=1.0)
     moving = (torch.norm(commands[:, :2], dim=1) >= MIN_SPEED_FOR_COT) & ~fallen
-    weight = env.total_mass() * GRAVITY
-    transport = torch.sum((weight * distance)[moving])
-    cot = (energy[moving].sum() / transport).item() if transport > 0 else float("nan")
     return {
-        "velocity_rmsd": math.sqrt((vel_sq_sum.sum() / samples).item()),
-        "yaw_rate_rmsd": math.sqrt((yaw_sq_sum.sum() / samples).item()),
-        "cost_of_transport": cot,
+        "velocity_rmsd": sums.velocity_rmsd(),
+        "yaw_rate_rmsd": sums.yaw_rate_rmsd(),
+        "cost_of_transport": sums.cost_of_transport(env, moving),
         "fall_rate": fallen.float().mean().item(),
     }
+
+
+class TrackingSums:
+    """Per-env running sums behind the standard evaluation's figures, so that every evaluation
+    (this one, the terrain course of ``legged_train.course``) measures them the same way.
+
+    ``add(env, commands, counting)`` after each step adds the counting envs' squared velocity and
+    yaw-rate errors, joint energy and planar distance; the figures are then taken over any subset
+    of envs (``envs``: a bool mask, default all)."""
+
+    def __init__(self, num_envs: int, device: str | torch.device):
+        zeros = lambda: torch.zeros(num_envs, device=device)  # noqa: E731
+        self.vel_sq_sum, self.yaw_sq_sum, self.counted = zeros(), zeros(), zeros()
+        self.energy, self.distance = zeros(), zeros()
+
+    def add(self, env: LeggedVelocityEnv, commands: torch.Tensor, counting: torch.Tensor) -> None:
+        alive = counting.float()
+        self.vel_sq_sum += alive * torch.sum(torch.square(commands[:, :2] - env.base_lin_vel_heading), dim=1)
+        self.yaw_sq_sum += alive * torch.square(commands[:, 2] - env.yaw_rate)
+        self.counted += alive
+        self.energy += alive * rewards.energy(env) * env.step_dt  # sum over joints of |tau . qdot|
+        self.distance += alive * torch.norm(env.base_lin_vel_world[:, :2], dim=1) * env.step_dt
+
+    def velocity_rmsd(self, envs: torch.Tensor | None = None) -> float:
+        """m/s, root mean square over the counted steps of ``envs``."""
+        return self._rms(self.vel_sq_sum, envs)
+
+    def yaw_rate_rmsd(self, envs: torch.Tensor | None = None) -> float:
+        return self._rms(self.yaw_sq_sum, envs)
+
+    def _rms(self, sq_sum: torch.Tensor, envs: torch.Tensor | None) -> float:
+        if envs is None:
+            return math.sqrt((sq_sum.sum() / self.counted.sum().clamp(min=1.0)).item())
+        if not bool((self.counted[envs] > 0).any()):
+            return float("nan")  # nothing counted (every env fell in the first second): no figure
+        return math.sqrt((sq_sum[envs].sum() / self.counted[envs].sum()).item())
+
+    def cost_of_transport(self, env: LeggedVelocityEnv, envs: torch.Tensor) -> float:
+        """Energy over m g times the distance, summed over ``envs`` (nan when they travelled nowhere)."""
+        weight = env.total_mass() * GRAVITY
+        transport = torch.sum((weight * self.distance)[envs])
+        return (self.energy[envs].sum() / transport).item() if transport > 0 else float("nan")

@@ -5,7 +5,8 @@
   in that order (the order fixes the draws of the env's generator: keep new ones at the end).
 - The robot's initial state at reset (``reset_robot_state``): the default pose with noise, or a
   reference-motion frame (AMP's reference state initialization), the lowest foot on the floor.
-  On a terrain: at the env's tile origin (``env.env_origins``), with a random yaw, the lowest foot
+  On a terrain: at the env's tile origin (``env.env_origins``), with a random yaw (or
+  ``env.spawn_yaw``, (N,) rad, when set), the lowest foot
   (measured against the ground under each foot) on the ground.
 - Pushes on a timer (``push_robots``).
 
@@ -113,6 +114,12 @@ def _place_on_tiles(env: LeggedVelocityEnv, env_ids: torch.Tensor, qpos: torch.T
     and its world-frame linear velocity turn with it; the free joint's angular velocity is in the
     base frame and does not. The height is set by the caller, from the ground under the feet."""
     yaw = env.uniform((len(env_ids),), -math.pi, math.pi).to(qpos)
+    # A fixed heading per env, when one is set (the terrain course, legged_train/course.py, faces
+    # each robot along a tile axis). The draw above is still taken, so the generator's sequence is
+    # the same with or without it.
+    spawn_yaw = getattr(env, "spawn_yaw", None)
+    if spawn_yaw is not None:
+        yaw = spawn_yaw[env_ids].to(qpos)
     c, s = torch.cos(yaw / 2), torch.sin(yaw / 2)
     w, x, y, z = qpos[:, 3:7].unbind(1)
     # (c, 0, 0, s) * (w, x, y, z): a turn about the world's z axis, applied after the frame's own orientation.

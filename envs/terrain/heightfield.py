@@ -15,20 +15,23 @@ import numpy as np
 
 from legged_train.envs.terrain.generator import Terrain
 
+TERRAIN_RGBA = (0.62, 0.56, 0.46, 1.0)  # sand, for a robot file without a floor material
 BASE_DEPTH = 1.0  # m of solid heightfield base below the lowest point (MuJoCo needs base_z > 0)
 
 
 def add_heightfield(spec: mujoco.MjSpec, terrain: Terrain, name: str = "terrain") -> mujoco.MjsGeom:
     """Add ``terrain`` to ``spec`` as a heightfield geom and remove its plane floor(s). The geom takes
-    the removed floor's contype, conaffinity and friction; with no floor in the spec, those of
-    ``envs/robot.py``'s floor (contype 1, conaffinity 3, MuJoCo's default friction). Returns the geom.
+    the removed floor's contype, conaffinity, friction and material (MuJoCo textures heightfields
+    too); with no floor in the spec, those of ``envs/robot.py``'s floor (contype 1, conaffinity 3,
+    MuJoCo's default friction) and a sand colour. Returns the geom.
 
     Wiring note: ``build_model`` adds a plane floor whenever the spec has none, so it must call this
     after that step and before compiling (or skip its floor when given a terrain), never before."""
-    contype, conaffinity, friction = 1, 3, None
+    contype, conaffinity, friction, material = 1, 3, None, ""
     for geom in list(spec.geoms):
         if geom.type == mujoco.mjtGeom.mjGEOM_PLANE:
             contype, conaffinity, friction = geom.contype, geom.conaffinity, np.array(geom.friction)
+            material = geom.material
             spec.delete(geom)
 
     heights = terrain.heights
@@ -48,4 +51,10 @@ def add_heightfield(spec: mujoco.MjSpec, terrain: Terrain, name: str = "terrain"
     )
     if friction is not None:
         geom.friction = friction
+    # The floor's look: its material (go1.xml's checker grid) marks out distances and, shaded by the
+    # light, the terrain's relief; without a material, a sand colour that the robot stands out against.
+    if material:
+        geom.material = material
+    else:
+        geom.rgba = TERRAIN_RGBA
     return geom

@@ -7,7 +7,9 @@ way train.py does (any task: PPO, DQN or SAC), then
    prints how well each segment was tracked; ``--video`` writes it as an MP4 (offscreen, works
    headless with MUJOCO_GL=egl); the interactive MuJoCo viewer opens when a display exists;
 2. prints the standard evaluation (legged_train.evaluation) as JSON on legged envs, the runner's
-   evaluation (eval/mean_reward, eval/std_reward, ...) on other envs;
+   evaluation (eval/mean_reward, eval/std_reward, ...) on other envs; ``--course`` adds the terrain
+   evaluation course (legged_train.course) as JSON, with its success heat map
+   ``<run>/course_<checkpoint>.png`` and the figures in ``course_<checkpoint>.json`` beside it;
 3. exports the deterministic policy (PPO: the actor mean, observation normalization included;
    DQN: the argmax of the Q-network; SAC: the tanh of the actor mean scaled to the action bounds)
    as TorchScript (policy.pt) and ONNX (policy.onnx) with policy.json beside them: on legged envs
@@ -77,6 +79,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     )
     add_argument(parser, "--eval-episodes", type=int, help="episodes of the evaluation on non-legged envs (default: the run's)")
     add_argument(parser, "--no-export", action="store_true", help="skip the TorchScript/ONNX export")
+    add_argument(parser, "--course", action="store_true",
+                 help="run the terrain evaluation course (legged_train.course): JSON, and a success heat map "
+                      "<run>/course_<checkpoint>.png")
     add_argument(parser, "--export-dir", help="default: <run>/exported")
     return parser
 
@@ -226,6 +231,10 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         legged = is_legged_env(train_env)
         if args.video and not legged:
             raise UserError(f"--video films legged envs; task {task.name!r} has a {type(train_env).__name__}")
+        if args.course and not legged:
+            raise UserError(f"--course is for legged envs; task {task.name!r} has a {type(train_env).__name__}")
+        if args.course:
+            check_writable_folder(run_dir, "--course (into the run folder)")
         # Replay on nominal physics (no randomization or pushes) when the env offers it.
         env = train_env.make_eval_env(num_envs=args.num_envs, seed=args.seed) if hasattr(train_env, "make_eval_env") else train_env
         envs.append(env)
@@ -263,6 +272,16 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
             print(json.dumps({"standard_evaluation": figures, "physics": type(train_env.sim).__name__}))
         else:
             print(json.dumps({"evaluation": runner.eval(num_episodes)}))
+
+    if args.course:
+        from legged_train.course import course_evaluation, write_heat_map
+
+        course = course_evaluation(train_env, policy, device=device)
+        print(json.dumps({"course": course}))
+        course_path = os.path.join(run_dir, f"course_{name}")
+        with open(course_path + ".json", "w") as f:
+            json.dump(course, f, indent=1)
+        print(f"course: {write_heat_map(course, course_path + '.png')}, {course_path}.json")
 
     if not args.no_export:
         info = train_env.deployment_info() if hasattr(train_env, "deployment_info") else {}

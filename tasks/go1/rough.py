@@ -19,7 +19,8 @@ from __future__ import annotations
 from legged_train.envs.legged.config import LeggedEnvConfig, ObservationGroupConfig, ObservationTermConfig
 from legged_train.envs.legged.env import make_legged_env
 from legged_train.envs.terrain import TerrainConfig
-from legged_train.tasks.go1.distillation import PRIVILEGED, PROPRIOCEPTION
+from legged_train.runners.distillation_runner import DistillationRunner
+from legged_train.tasks.go1.distillation import PRIVILEGED, PROPRIOCEPTION, go1_student_train
 from legged_train.tasks.go1.flat import go1_flat_env, go1_flat_train
 from legged_train.tasks.registry import register_task
 
@@ -63,5 +64,16 @@ def go1_rough_teacher_train():
     return cfg
 
 
+def go1_rough_student_train():
+    cfg = go1_student_train()  # go1_student's DAgger schedule and GRU
+    # On terrain the student must remember what its feet met: a wider memory and MLP, as the
+    # teacher's 256-128 (not tuned yet: issue 21's bench/rough_go1.py).
+    cfg.actor_cfg.update(rnn_hidden_dim=256, hidden_dims=[256, 128])
+    cfg.max_iterations = 600
+    return cfg
+
+
 register_task("go1_rough", go1_rough_env, go1_rough_train, make_legged_env)
 register_task("go1_rough_teacher", go1_rough_teacher_env, go1_rough_teacher_train, make_legged_env)
+register_task("go1_rough_student", go1_rough_teacher_env, go1_rough_student_train, make_legged_env,
+              runner_cls=DistillationRunner)
