@@ -5,7 +5,9 @@ The command itself is legged_train/cli/collect.py (`python collect.py --help` fo
 
 import sys
 
+from legged_train.cli.common import one_line_warnings
 from legged_train.cli.collect import main
 
 if __name__ == "__main__":
+    one_line_warnings()
     sys.exit(main())

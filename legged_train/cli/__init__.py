@@ -32,4 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         print(usage + "\n".join(lines), file=sys.stdout if argv else sys.stderr)
         return 0 if argv else 2
     module = importlib.import_module(COMMANDS[argv[0]][0])
+    from legged_train.cli.common import one_line_warnings
+
+    one_line_warnings()
     return module.main(argv[1:], prog=f"legged-train {argv[0]}")

@@ -25,13 +25,14 @@ def use_headless_gl() -> None:
 
 def one_line_warnings() -> None:
     """On the command line a library's warning is one line, ``warning: <message>``: Python's default
-    format adds the file, the line number and that line's source, which say nothing to a user."""
+    format adds the file, the line number and that line's source, which say nothing to a user.
+    Called by the programs (the scripts, ``legged-train``), not on import: a library user who imports
+    the CLI modules keeps Python's format."""
     warnings.formatwarning = lambda message, _category, *_args, **_kwargs: f"warning: {' '.join(str(message).split())}\n"
 
 
 # Every CLI module imports this one before anything that imports mujoco.
 use_headless_gl()
-one_line_warnings()
 
 
 class UserError(Exception):

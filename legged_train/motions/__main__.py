@@ -79,4 +79,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    from legged_train.cli.common import one_line_warnings
+
+    one_line_warnings()
     sys.exit(main())
