@@ -91,6 +91,26 @@ class RobotConfig:
         # Also run by apply_overrides after it sets a field, so a run's config.yaml passes here too.
         self.mjcf_path = moved_asset_path(self.mjcf_path)
 
+    @classmethod
+    def from_constants(cls, robot) -> RobotConfig:
+        """The config of a shipped robot from its ``envs/robots/<robot>/constants.py`` module: every
+        value the module names, taken from it rather than from the file or the Go1 defaults."""
+        return cls(
+            mjcf_path=robot.MJCF_PATH,
+            base_body=robot.BASE_BODY,
+            imu_site=robot.IMU_SITE,
+            foot_names=list(robot.FOOT_NAMES),
+            foot_radius=robot.FOOT_RADIUS,
+            joint_names=list(robot.JOINT_NAMES),
+            default_joint_pos=list(robot.STANDING_POSE),
+            kp=robot.KP,
+            kd=robot.KD,
+            effort_limits=list(robot.EFFORT_LIMITS),
+            base_init_height=robot.NOMINAL_HEIGHT,
+            undesired_contact_sites=list(robot.UNDESIRED_CONTACT_SITES),
+            base_contact_site=robot.BASE_CONTACT_SITE,
+        )
+
     def validate(self) -> None:
         def is_number(x) -> bool:
             return isinstance(x, (int, float, np.number)) and not isinstance(x, bool) and bool(np.isfinite(x))

@@ -14,26 +14,8 @@ from legged_train.tasks.go1.flat import go1_flat_train
 from legged_train.tasks.registry import register_task
 
 
-def spot_robot() -> RobotConfig:
-    return RobotConfig(
-        mjcf_path=spot.MJCF_PATH,
-        base_body=spot.BASE_BODY,
-        imu_site=spot.IMU_SITE,
-        foot_names=list(spot.FOOT_NAMES),
-        foot_radius=spot.FOOT_RADIUS,
-        joint_names=list(spot.JOINT_NAMES),
-        default_joint_pos=list(spot.STANDING_POSE),
-        kp=spot.KP,
-        kd=spot.KD,
-        effort_limits=list(spot.EFFORT_LIMITS),
-        base_init_height=spot.NOMINAL_HEIGHT,
-        undesired_contact_sites=list(spot.UNDESIRED_CONTACT_SITES),
-        base_contact_site=spot.BASE_CONTACT_SITE,
-    )
-
-
 def spot_flat_env() -> LeggedEnvConfig:
-    cfg = LeggedEnvConfig(num_envs=1024, robot=spot_robot())
+    cfg = LeggedEnvConfig(num_envs=1024, robot=RobotConfig.from_constants(spot))
     # Go1's 0.12 m is 40% of its standing height; Spot's body (0.2 m tall) would lie on the floor at
     # 0.12 m, so the same 40% of Spot's 0.46 m.
     cfg.terminations.terms["base_too_low"] = {"min_height": 0.18}
