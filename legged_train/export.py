@@ -16,7 +16,7 @@ def policy_input(env, obs_group: str) -> tuple[int, dict]:
     """(width, deployment fields) of the observation group a policy reads: what a robot must feed it.
 
     On legged envs the fields replace ``deployment_info()``'s, which describe the ``policy`` group."""
-    from legged_train.runners.base import observation_group
+    from legged_train.observation_groups import observation_group
 
     obs, extras = env.get_observations()
     width = int(observation_group(obs, extras, obs_group).shape[-1])

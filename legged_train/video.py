@@ -47,7 +47,7 @@ def record_clip(
     ``obs_group``: the observation group fed to ``policy`` (default: its own ``obs_group``, else "policy")."""
     from legged_train.envs.render import OffscreenRenderer, write_mp4
     from legged_train.evaluation import policy_obs_group
-    from legged_train.runners.base import observation_group
+    from legged_train.observation_groups import observation_group
 
     obs_group = policy_obs_group(policy, obs_group)
 

@@ -109,7 +109,7 @@ def play_commands(env, policy, segments, video_path, width, height, open_viewer,
     import torch
 
     from legged_train.evaluation import policy_obs_group
-    from legged_train.runners.base import observation_group
+    from legged_train.observation_groups import observation_group
 
     obs_group = policy_obs_group(policy, obs_group)
 

@@ -53,7 +53,7 @@ from legged_train.finite import NonFiniteError, check_finite  # noqa: F401 (re-e
 from legged_train.git_state import store_code_state
 from legged_train.logger import Logger
 from legged_train.networks import reset_hidden_states
-from legged_train.observation_groups import observation_group  # (play.py and video.py import it from here too)
+from legged_train.observation_groups import observation_group
 
 # The repository this package lives in: archived with every run.
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
