@@ -146,7 +146,7 @@ def _corrupt(path: str, reason: str) -> CorruptCheckpointError:
     if intact:
         names = ", ".join(os.path.basename(other) for other in intact)
         message += (f"; intact checkpoints of the run: {names}: load one instead "
-                    f"(--checkpoint {_iteration_of(intact[-1])} on the command line)")
+                    f"(--checkpoint {checkpoint_iteration(intact[-1])} on the command line)")
     else:
         message += "; the run holds no other intact checkpoint"
     return CorruptCheckpointError(message)
@@ -167,7 +167,8 @@ def is_intact(path: str) -> bool:
         return False
 
 
-def _iteration_of(path: str) -> int:
+def checkpoint_iteration(path: str) -> int:
+    """``.../model_12.pt`` -> 12."""
     return int(os.path.splitext(os.path.basename(path))[0][len("model_"):])
 
 

@@ -41,6 +41,7 @@ from torch import nn
 # The teacher-act schedule is the single-process distillation's, so that both DAgger variants read
 # teacher_act_prob / update_times_scale the same way ("exp", "linear", "tanh", a constant, a callable).
 from legged_train.algorithms.distillation import teacher_act_prob_schedule
+from legged_train.checkpoint import checkpoint_iteration
 from legged_train.demonstrations.saver import DemonstrationSaver
 
 CHECKPOINT_PATTERN = "model_<iteration>.pt"
@@ -63,11 +64,6 @@ def _schedule_name(teacher_act_prob) -> str | float:
 
 
 # ---------------------------------------------------------------------- checkpoints and actors
-def checkpoint_iteration(path: str) -> int:
-    """``.../model_12.pt`` -> 12."""
-    return int(os.path.splitext(os.path.basename(path))[0][len("model_"):])
-
-
 def actor_spec(checkpoint: dict, path: str) -> tuple[type[nn.Module], dict]:
     """The actor class and keyword arguments a checkpoint's run built (its ``config``: actor_cfg,
     empirical_normalization, init_noise_std), as PPO builds them."""
