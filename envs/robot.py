@@ -27,10 +27,17 @@ config.yaml and the exported deployment info show the values that ran.
 - `default_joint_pos` and `base_init_height`: the keyframe named by `keyframe`, else one named
   "stand" or "home", else the file's first keyframe; without one, Go1's pose (12 joints only) and
   the height at which the lowest foot touches the floor.
-- Feet: a foot name is a geom or a site. A geom foot is that geom. For a site foot the foot geom
-  is the colliding geom (contype or conaffinity non-zero) of the site's body whose centre is
-  nearest the site; if that body has none, its parent's, and so on up to (not including) the base.
-  With feet-only contacts (the default) the foot geoms are the robot's only colliding geoms.
+- Feet: a foot name is a geom or a site. A geom foot is that geom. For a site foot the foot geoms
+  are the sole: the colliding geoms (contype or conaffinity non-zero) of the site's body whose
+  lowest points, with the joints at zero, lie within 1 cm of the lowest one's (a humanoid's sole is
+  often several geoms: Menagerie's G1 has four spheres, H1 three capsules; a shin capsule ending
+  above a quadruped's foot sphere is not part of it); if that body has none, its parent's, and so
+  on up to (not including) the base. With feet-only contacts (the default) the
+  foot geoms are the robot's only colliding geoms. A foot of one sphere is watched by a sphere around
+  its site; any other sole by a box around all its geoms.
+- `locked_joints`: joints of the file removed before anything else, their bodies welded to their
+  parents at the joint's zero angle, with the actuators and keyframe entries that belonged to them
+  (unitree_rl_gym trains its G1 with waist and arms locked like this).
 
 Finally, unless `check_standing` is False, one robot is simulated for a second holding the default
 pose; if its base sinks more than 15% below the standing height, a warning says the gains are too weak.
@@ -86,6 +93,8 @@ class RobotConfig:
     base_contact_site: str | None = go1.BASE_CONTACT_SITE
     # Simulate one robot holding the default pose at build time and warn if it sinks (~10 ms).
     check_standing: bool = True
+    # Joints of the file to weld at their zero angle (removed with their actuators): see the module docstring.
+    locked_joints: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         # Also run by apply_overrides after it sets a field, so a run's config.yaml passes here too.
@@ -109,6 +118,7 @@ class RobotConfig:
             base_init_height=robot.NOMINAL_HEIGHT,
             undesired_contact_sites=list(robot.UNDESIRED_CONTACT_SITES),
             base_contact_site=robot.BASE_CONTACT_SITE,
+            locked_joints=list(getattr(robot, "LOCKED_JOINTS", [])),
         )
 
     def validate(self) -> None:
@@ -192,6 +202,8 @@ def build_model(robot: RobotConfig, timestep: float, full_body_contacts: bool, t
     robot.validate()
     path = robot.mjcf_path
     spec = load_spec(path)
+    if robot.locked_joints:
+        _lock_joints(spec, robot)
     spec.option.timestep = timestep
     # implicitfast integrates the actuators' damping stably at a 4-5 ms step; pyramidal cones with
     # impratio 1 are the cheap contact model legged RL uses on every simulator.
@@ -276,14 +288,48 @@ def _check_free_base(model: mujoco.MjModel, robot: RobotConfig) -> None:
         )
 
 
+def _lock_joints(spec: mujoco.MjSpec, robot: RobotConfig) -> None:
+    """Remove ``robot.locked_joints`` from the spec (their bodies weld to their parents at the joint's
+    zero angle) with the actuators driving them and their entries in every keyframe."""
+    joints = {j.name: j for j in spec.joints}
+    unknown = [j for j in robot.locked_joints if j not in joints]
+    if unknown:
+        raise ValueError(f"RobotConfig.locked_joints: {unknown} are not joints of {robot.mjcf_path}; it has {sorted(joints)}")
+    driven = [j for j in robot.locked_joints if j in robot.joint_names]
+    if driven:
+        raise ValueError(f"RobotConfig.locked_joints: {driven} are also in joint_names; a joint is either driven or locked")
+    probe = _compile(spec, robot.mjcf_path)
+    locked = set(robot.locked_joints)
+    one_dof = (int(mujoco.mjtJoint.mjJNT_HINGE), int(mujoco.mjtJoint.mjJNT_SLIDE))
+    free = [j for j in robot.locked_joints if int(probe.jnt_type[probe.joint(j).id]) not in one_dof]
+    if free:
+        raise ValueError(f"RobotConfig.locked_joints: {free} are not hinge or slide joints; only those can be locked")
+    drop_qpos = [probe.joint(j).qposadr[0] for j in locked]
+    drop_qvel = [probe.joint(j).dofadr[0] for j in locked]
+    actuators = list(spec.actuators)
+    drop_ctrl = [i for i, a in enumerate(actuators) if a.target in locked]
+    for key in spec.keys:
+        key.qpos = np.delete(np.asarray(key.qpos), drop_qpos) if len(key.qpos) else key.qpos
+        key.qvel = np.delete(np.asarray(key.qvel), drop_qvel) if len(key.qvel) else key.qvel
+        key.ctrl = np.delete(np.asarray(key.ctrl), drop_ctrl) if len(key.ctrl) else key.ctrl
+    for i in reversed(drop_ctrl):
+        spec.delete(actuators[i])
+    for sensor in list(spec.sensors):
+        if sensor.objname in locked:
+            spec.delete(sensor)
+    for name in robot.locked_joints:
+        spec.delete(joints[name])
+
+
 # ---------------------------------------------------------------------------------------- feet
 
 
 @dataclass
 class _Foot:
     name: str
-    geom: mujoco.MjsGeom  # the colliding foot geom
-    geom_pos: np.ndarray  # its centre in its body's frame
+    geoms: list[mujoco.MjsGeom]  # the colliding foot geoms, on one body
+    geom_pos: np.ndarray  # (G, 3) their centres in that body's frame
+    geom_extent: np.ndarray  # (G, 3) their half-extents along that body's axes (bounding boxes)
     site: mujoco.MjsSite | None  # the file's site of the foot's name, if any
     site_pos: np.ndarray | None  # its position in its body's frame
 
@@ -301,26 +347,44 @@ def _find_feet(spec: mujoco.MjSpec, model: mujoco.MjModel, robot: RobotConfig) -
             named = sorted({g.name for g in geoms if g.name} | set(sites) - {""})
             raise ValueError(f"RobotConfig.foot_names: {foot!r} is neither a geom nor a site of {robot.mjcf_path}; "
                              f"its named geoms and sites: {named}")
-        if geom is None:
-            geom = _geom_near_site(geoms, model, data, robot, site)
+        foot_geoms = [geom] if geom is not None else _sole(geoms, model, data, robot, site)
+        ids = [g.id for g in foot_geoms]
         site_pos = model.site_pos[site.id].copy() if site is not None else None
-        feet.append(_Foot(foot, geom, model.geom_pos[geom.id].copy(), site, site_pos))
+        feet.append(_Foot(foot, foot_geoms, model.geom_pos[ids].copy(), _half_extents(model, ids), site, site_pos))
     return feet
 
 
-def _geom_near_site(geoms: list, model: mujoco.MjModel, data: mujoco.MjData, robot: RobotConfig, site) -> mujoco.MjsGeom:
-    """The colliding geom of the site's body whose centre is nearest the site; if the body has none,
-    its parent's, and so on up to (not including) the base."""
+def _half_extents(model: mujoco.MjModel, ids: list[int]) -> np.ndarray:
+    """(G, 3) each geom's half-extent along its body's axes: its axis-aligned bounding box (aabb) turned
+    by its orientation in the body."""
+    extents = []
+    for g in ids:
+        rotation = np.zeros(9)
+        mujoco.mju_quat2Mat(rotation, model.geom_quat[g])
+        extents.append(np.abs(rotation.reshape(3, 3)) @ model.geom_aabb[g, 3:])
+    return np.asarray(extents)
+
+
+SOLE_BAND = 0.01  # m: geoms of a foot body whose lowest points lie this close to the lowest one's form the sole
+
+
+def _sole(geoms: list, model: mujoco.MjModel, data: mujoco.MjData, robot: RobotConfig, site) -> list[mujoco.MjsGeom]:
+    """The sole of a site foot: the colliding geoms of the site's body whose lowest points (in ``data``'s
+    pose) lie within SOLE_BAND of the lowest; if the body has none, its parent's, and so on up to (not
+    including) the base."""
     base_id = model.body(robot.base_body).id
     site_body = body = int(model.site_bodyid[site.id])
     while body not in (0, base_id):
-        candidates = [
-            g for g in range(model.ngeom)
-            if model.geom_bodyid[g] == body and (model.geom_contype[g] or model.geom_conaffinity[g])
-        ]
-        if candidates:
-            nearest = min(candidates, key=lambda g: np.linalg.norm(data.geom_xpos[g] - data.site_xpos[site.id]))
-            return next(g for g in geoms if g.id == nearest)
+        colliding = [g for g in range(model.ngeom)
+                     if model.geom_bodyid[g] == body and (model.geom_contype[g] or model.geom_conaffinity[g])]
+        if colliding:
+            # The lowest point of each geom's bounding box (its aabb turned into the world).
+            centre = data.geom_xpos[colliding] + np.einsum("gij,gj->gi", data.geom_xmat[colliding].reshape(-1, 3, 3),
+                                                           model.geom_aabb[colliding, :3])
+            reach = np.einsum("gj,gj->g", np.abs(data.geom_xmat[colliding].reshape(-1, 3, 3)[:, 2, :]), model.geom_aabb[colliding, 3:])
+            bottom = centre[:, 2] - reach
+            sole = {g for g, z in zip(colliding, bottom) if z <= bottom.min() + SOLE_BAND}
+            return [g for g in geoms if g.id in sole]
         body = int(model.body_parentid[body])
     raise ValueError(
         f"RobotConfig.foot_names: site {site.name!r} of {robot.mjcf_path} has no colliding geom (contype or "
@@ -333,7 +397,7 @@ def _other_robot_geoms(spec: mujoco.MjSpec, model: mujoco.MjModel, robot: RobotC
     """The robot's geoms (on the base's tree) other than the feet: those feet-only contacts turn off.
     The world's geoms (a terrain, obstacles in the file) keep colliding."""
     root = model.body_rootid[model.body(robot.base_body).id]
-    foot_ids = {foot.geom.id for foot in feet}
+    foot_ids = {geom.id for foot in feet for geom in foot.geoms}
     return [g for g in spec.geoms if model.body_rootid[model.geom_bodyid[g.id]] == root and g.id not in foot_ids]
 
 
@@ -345,8 +409,18 @@ def _add_foot_sites(spec: mujoco.MjSpec, robot: RobotConfig, feet: list[_Foot]) 
     zone = robot.foot_radius + 0.005
     touch_sites = {}
     for foot in feet:
-        if foot.site is None:
-            foot.geom.parent.add_site(name=foot.name, pos=foot.geom_pos, size=[zone, 0, 0], group=4)
+        body = foot.geoms[0].parent
+        if len(foot.geoms) > 1 or foot.geoms[0].type != mujoco.mjtGeom.mjGEOM_SPHERE:
+            # A sole of several geoms, or of a box or capsule: a box around all of it, a little larger.
+            low = (foot.geom_pos - foot.geom_extent).min(axis=0) - 0.005
+            high = (foot.geom_pos + foot.geom_extent).max(axis=0) + 0.005
+            touch_sites[foot.name] = f"{foot.name}_touch_zone"
+            body.add_site(name=touch_sites[foot.name], type=mujoco.mjtGeom.mjGEOM_BOX, pos=(low + high) / 2,
+                          size=(high - low) / 2, group=4)
+            if foot.site is None:  # the foot's position: the middle of the sole, at its geoms' centre height
+                body.add_site(name=foot.name, pos=foot.geom_pos.mean(axis=0), size=[0.01, 0, 0], group=4)
+        elif foot.site is None:
+            body.add_site(name=foot.name, pos=foot.geom_pos[0], size=[zone, 0, 0], group=4)
             touch_sites[foot.name] = foot.name
         elif foot.site.type == mujoco.mjtGeom.mjGEOM_SPHERE and foot.site.size[0] >= robot.foot_radius:
             touch_sites[foot.name] = foot.name

@@ -11,6 +11,8 @@ from legged_train.tasks.registry import ENTRY_POINT_GROUP, Task, UnknownTaskErro
 from legged_train.tasks import go1  # noqa: E402,F401
 from legged_train.tasks import go2  # noqa: E402,F401
 from legged_train.tasks import spot  # noqa: E402,F401
+from legged_train.tasks import g1  # noqa: E402,F401
+from legged_train.tasks import berkeley_humanoid  # noqa: E402,F401
 from legged_train.tasks import gym  # noqa: E402,F401
 
 __all__ = ["ENTRY_POINT_GROUP", "Task", "UnknownTaskError", "get_task", "list_tasks", "load_plugins", "register_task"]

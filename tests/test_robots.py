@@ -44,7 +44,7 @@ def test_every_robot_folder_is_a_constants_module_with_its_mjcf():
         assert os.path.isfile(constants.MJCF_PATH)
         n = len(constants.JOINT_NAMES)
         assert len(constants.STANDING_POSE) == len(constants.EFFORT_LIMITS) == n
-        assert constants.NOMINAL_HEIGHT > 0 and constants.KP > 0 and constants.KD > 0
+        assert constants.NOMINAL_HEIGHT > 0 and min(np.atleast_1d(constants.KP)) > 0 and min(np.atleast_1d(constants.KD)) > 0
 
 
 @pytest.mark.parametrize("robot", sorted(ROBOT_TASKS))

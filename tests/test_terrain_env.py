@@ -118,6 +118,8 @@ def test_the_recorded_config_rebuilds_the_same_terrain_bit_for_bit(tmp_path):
      r"^LeggedEnvConfig\.terrain\.max_init_terrain_level=-1: must be an int >= 0$"),
     (lambda c: (setattr(c.terrain, "kind", "plane"), c.curriculum.terms.update(terrain_levels={})),
      r"^LeggedEnvConfig\.curriculum\.terms\.terrain_levels=\{\}: needs a terrain"),
+    (lambda c: (setattr(c, "num_envs", 2), c.curriculum.terms.update(terrain_levels={})),
+     r"^LeggedEnvConfig\.num_envs=2: is fewer than the terrain's tile columns \(terrain\.num_cols=3\)"),
 ])
 def test_bad_terrain_settings_are_one_line_naming_the_field(change, message):
     cfg = env_config(rough_terrain())
@@ -284,6 +286,7 @@ def short_episode_env(seed: int = 0) -> LeggedVelocityEnv:
     cfg = env_config(rough_terrain(), num_envs=6, episode_length_s=0.3, seed=seed)
     cfg.domain_rand.enabled = True  # its draws and the curriculum's share the generator: resume must hold both
     cfg.curriculum.terms["terrain_levels"] = {}
+    cfg.commands.heading_command, cfg.commands.resampling_time = True, 0.25  # as go1_rough; headings redrawn
     return LeggedVelocityEnv(cfg)
 
 
@@ -300,7 +303,7 @@ def test_the_curriculum_is_logged_and_resumes_exactly():
     assert ended and all("curriculum/terrain_level" in log for log in ended)
     assert {"curriculum/terrain_level_rough", "curriculum/terrain_level_stairs_down"} <= set(ended[0])
     state = env.state_dict()
-    assert set(state["terrain"]) == {"levels", "origins"}
+    assert set(state["terrain"]) == {"levels", "origins"} and set(state["heading"]) == {"target", "steering"}
     straight = []
     for a in actions[20:]:
         obs, reward, _, _ = env.step(a)
@@ -310,6 +313,23 @@ def test_the_curriculum_is_logged_and_resumes_exactly():
     for a, (obs, reward, levels) in zip(actions[20:], straight):
         got_obs, got_reward, _, _ = resumed.step(a)
         assert torch.equal(got_obs, obs) and torch.equal(got_reward, reward) and torch.equal(resumed.terrain_levels, levels)
+
+
+def test_heading_commands_steer_the_yaw_rate_towards_the_heading():
+    env = short_episode_env()
+    generator = torch.Generator().manual_seed(1)
+    for _ in range(12):  # through resamples and resets
+        env.step(torch.randn(6, 12, generator=generator))
+        cos_yaw, sin_yaw = env.heading_cos_sin
+        error = env.command_heading - torch.atan2(sin_yaw, cos_yaw)
+        error = torch.atan2(torch.sin(error), torch.cos(error))
+        steered = (0.5 * error).clamp(-1.0, 1.0)  # legged_gym's 0.5 x the error, within ang_vel_yaw's +-1 rad/s
+        assert torch.allclose(env.commands[:, 2], torch.where(env.command_steering, steered, torch.zeros(6)), atol=1e-6)
+        # A standing command stays all zeros; a moving one keeps its drawn linear velocities.
+        assert torch.equal(env.command_steering, env.commands[:, :2].abs().sum(dim=1) > 0)
+    env.set_commands(torch.tensor([[0.5, 0.0, 0.3]]).repeat(6, 1), hold=True)
+    env.step(torch.zeros(6, 12))
+    assert torch.allclose(env.commands[:, 2], torch.full((6,), 0.3))  # held commands are not steered
 
 
 # ------------------------------------------------------------------------------------ tasks

@@ -34,6 +34,12 @@ class CommandsConfig:
     lin_vel_y: tuple[float, float] = (-0.5, 0.5)  # m/s, left
     ang_vel_yaw: tuple[float, float] = (-1.0, 1.0)  # rad/s
     standing_fraction: float = 0.1  # share of commands that are exactly zero: learn to stand still
+    # legged_gym's heading commands: instead of a yaw rate, a heading in the world is drawn, and each
+    # step the yaw-rate command steers towards it (heading_stiffness x the heading error, within
+    # ang_vel_yaw's range). Robots then walk straight once turned, which the terrain-level curriculum's
+    # distance rule assumes (under a yaw-rate command a robot walks in circles and never leaves its tile).
+    heading_command: bool = False
+    heading_stiffness: float = 0.5  # 1/s
 
 
 @dataclass
@@ -241,6 +247,9 @@ class LeggedEnvConfig:
     # pace, bound, pronk, walk; two feet: alternating), matched to the feet by where they stand, or
     # one phase offset in [0, 1) per foot in robot.foot_names order. See envs/legged/gaits.py.
     gait: str | list[float] = "trot"
+    # Hz, of the gait clock (observation and gait_phase reward): 2 for a Go1-sized trot; a humanoid
+    # steps slower (unitree_rl_gym's G1: a 0.8 s cycle, 1.25 Hz).
+    gait_frequency: float = 2.0
 
     def validate(self) -> None:
         """Raise ValueError naming the field, its value and what is allowed, for the first bad value."""
@@ -274,6 +283,8 @@ class LeggedEnvConfig:
         number("commands.resampling_time", 0, "must be > 0", strict=True)
         value = self.commands.standing_fraction
         need(_is_number(value) and 0.0 <= value <= 1.0, "commands.standing_fraction", value, "must be in [0, 1]")
+        need(isinstance(self.commands.heading_command, bool), "commands.heading_command", self.commands.heading_command, "must be true or false")
+        number("commands.heading_stiffness", 0, "must be > 0 (1/s)", strict=True)
         for name in ("lin_vel_x", "lin_vel_y", "ang_vel_yaw"):
             pair(f"commands.{name}")
         for name in ("gyro", "projected_gravity", "joint_pos", "joint_vel"):
@@ -291,6 +302,7 @@ class LeggedEnvConfig:
         self._validate_observations(need)
         self._validate_terrain(need)
         self.robot.validate()
+        number("gait_frequency", 0, "must be a number > 0 (Hz)", strict=True)
         validate_gait(self.gait, len(self.robot.foot_names))  # after the robot: its feet are a list
 
     def _validate_terrain(self, need) -> None:
@@ -313,6 +325,11 @@ class LeggedEnvConfig:
         terrain_curriculum = self.curriculum.terms.get("terrain_levels") is not None
         need(not terrain_curriculum or self.terrain.kind != "plane", "curriculum.terms.terrain_levels",
              self.curriculum.terms.get("terrain_levels"), "needs a terrain (terrain.kind generated or file), or None (off)")
+        # Envs are spread over the tile columns (one sub-terrain type each); with fewer envs than
+        # columns, some types would never be trained, and their level logs would be empty means.
+        need(not terrain_curriculum or self.num_envs >= self.terrain.num_cols, "num_envs", self.num_envs,
+             f"is fewer than the terrain's tile columns (terrain.num_cols={self.terrain.num_cols}) with the terrain_levels "
+             "curriculum on: a column without a robot is a sub-terrain type never trained; raise num_envs or lower terrain.num_cols")
 
     def _validate_terms(self, need) -> None:
         """Reward weights, and every term's parameters, against the term functions' signatures."""

@@ -34,7 +34,6 @@ from legged_train.envs.terrain import build_terrain
 from legged_train.envs.threads import torch_threads
 from legged_train.envs.vec_env import VecEnv
 
-GAIT_FREQUENCY = 2.0  # Hz, of the gait clock (observation and gait_phase reward)
 
 
 class LeggedVelocityEnv(VecEnv):
@@ -92,7 +91,9 @@ class LeggedVelocityEnv(VecEnv):
         self.base_body_id = model.body(robot.base_body).id
         self.foot_site_ids = tensor([model.site(f).id for f in robot.foot_names], torch.long)
         # The gait's phase offset per foot (cfg.gait), its named gaits matched to the feet by where they stand.
-        self.foot_phase_offsets = tensor(gaits.phase_offsets(self.cfg.gait, gaits.standing_foot_xy(model, robot)))
+        standing_xy = gaits.standing_foot_xy(model, robot)
+        self.foot_phase_offsets = tensor(gaits.phase_offsets(self.cfg.gait, standing_xy))
+        self.foot_is_left = torch.as_tensor(standing_xy[:, 1] > standing_xy[:, 1].mean(), device=self.device)
         # Columns of sensordata, found once: each step reads sensordata in one conversion.
         sensor_names = {model.sensor(i).name for i in range(model.nsensor)}
 
@@ -126,6 +127,8 @@ class LeggedVelocityEnv(VecEnv):
         self.last_joint_vel = zeros(n, na)
         self.commands = zeros(n, 3)
         self.command_time_left = zeros(n)
+        self.command_heading = zeros(n)  # rad in the world, with heading commands (commands.steer_to_heading)
+        self.command_steering = zeros(n, dtype=torch.bool)
         self.hold_commands = False
         self.episode_length_buf = zeros(n, dtype=torch.long)
         self.feet_air_time = zeros(n, nf)
@@ -192,7 +195,7 @@ class LeggedVelocityEnv(VecEnv):
 
         self.episode_length_buf += 1
         self.common_step_counter += 1
-        self.gait_phase = (self.gait_phase + GAIT_FREQUENCY * self.step_dt) % 1.0
+        self.gait_phase = (self.gait_phase + self.cfg.gait_frequency * self.step_dt) % 1.0
         self._update_state()
         self._update_foot_motion()
         self._check_terminations()
@@ -202,6 +205,7 @@ class LeggedVelocityEnv(VecEnv):
         self.last_joint_vel = self.joint_vel.clone()
         self.last_foot_pos = self.foot_pos.clone()
         commands.resample_on_timer(self)
+        commands.steer_to_heading(self)
         events.push_robots(self)
 
         obs = self._compute_observations()
@@ -218,6 +222,7 @@ class LeggedVelocityEnv(VecEnv):
                 function(self, done_ids, **params)
             self.reset_idx(done_ids)
             self._update_state()  # the reset envs' state is new; the others' reads the same again
+            commands.steer_to_heading(self)  # the reset envs' new headings (the others' yaw rates are unchanged)
             # Again from the previous step's history (self.obs_bufs), so no env's history moves twice.
             obs = self._compute_observations(reset_ids=done_ids)
         else:  # the common step: no env finished, nothing to select
@@ -250,6 +255,7 @@ class LeggedVelocityEnv(VecEnv):
         w, x, y, z = self.base_quat.unbind(1)
         yaw = torch.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
         cos_yaw, sin_yaw = torch.cos(yaw), torch.sin(yaw)
+        self.heading_cos_sin = (cos_yaw, sin_yaw)  # the base's heading (yaw) in the world
         vx, vy = self.base_lin_vel_world[:, 0], self.base_lin_vel_world[:, 1]
         self.base_lin_vel_heading = torch.stack((cos_yaw * vx + sin_yaw * vy, -sin_yaw * vx + cos_yaw * vy), dim=1)
         self.joint_pos = qpos[:, self.joint_qpos_ids]
@@ -439,11 +445,13 @@ class LeggedVelocityEnv(VecEnv):
         resume.load_env_state(self, state)
 
     def make_eval_env(self, num_envs: int | None = None, seed: int = 0) -> LeggedVelocityEnv:
-        """A separate env on nominal physics: no randomization, no pushes, the same sensing noise."""
+        """A separate env on nominal physics: no randomization, no pushes, the same sensing noise; on a
+        terrain without the level curriculum (it measures; robots start on every level, as legged_gym's play)."""
         cfg = copy.deepcopy(self.cfg)
         cfg.num_envs = num_envs or self.num_envs
         cfg.seed = seed
         cfg.domain_rand.enabled = False
+        cfg.curriculum.terms["terrain_levels"] = None
         return type(self)(cfg, device=self.device)
 
     def qpos_numpy(self, env_id: int = 0) -> np.ndarray:

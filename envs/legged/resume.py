@@ -37,6 +37,9 @@ def env_state(env: LeggedVelocityEnv) -> dict:
         # Each env's tile (the terrain itself is rebuilt from the config); only on a terrain.
         **({"terrain": {"levels": env.terrain_levels.cpu().clone(), "origins": env.env_origins.cpu().clone()}}
            if env.terrain is not None else {}),
+        # Each env's commanded heading; only with heading commands.
+        **({"heading": {"target": env.command_heading.cpu().clone(), "steering": env.command_steering.cpu().clone()}}
+           if env.cfg.commands.heading_command else {}),
     }
 
 
@@ -68,3 +71,6 @@ def load_env_state(env: LeggedVelocityEnv, state: dict) -> None:
     if env.terrain is not None and "terrain" in state:
         env.terrain_levels = state["terrain"]["levels"].to(env.device, torch.long).clone()
         env.env_origins = state["terrain"]["origins"].to(env.device, torch.float32).clone()
+    if env.cfg.commands.heading_command and "heading" in state:
+        env.command_heading = state["heading"]["target"].to(env.device, torch.float32).clone()
+        env.command_steering = state["heading"]["steering"].to(env.device, torch.bool).clone()

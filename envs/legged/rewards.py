@@ -105,6 +105,37 @@ def stand_still(env: LeggedVelocityEnv) -> torch.Tensor:
     return torch.sum(torch.abs(env.joint_pos - env.default_joint_pos), dim=1) * ~env.is_moving_command
 
 
+def feet_distance(env: LeggedVelocityEnv, min_distance: float = 0.15) -> torch.Tensor:
+    """How much narrower than ``min_distance`` (m) the sideways gap between the left feet and the
+    right feet is, in the heading frame (0 while it is wider): a biped's feet apart, and never crossed
+    (crossed feet make the gap negative, which costs more still)."""
+    cos_yaw, sin_yaw = env.heading_cos_sin
+    lateral = -sin_yaw[:, None] * env.foot_pos[:, :, 0] + cos_yaw[:, None] * env.foot_pos[:, :, 1]  # (N, F) to the left
+    far = torch.finfo(lateral.dtype).max
+    left = torch.where(env.foot_is_left, lateral, far).min(dim=1).values
+    right = torch.where(env.foot_is_left, -far, lateral).max(dim=1).values
+    return (min_distance - (left - right)).clamp(min=0.0)
+
+
+def feet_swing_height(env: LeggedVelocityEnv, target: float = 0.08) -> torch.Tensor:
+    """(height - target)^2 of the feet in the air over the ground under them, summed (m^2): swing
+    them this high, no higher (unitree_rl_gym's humanoids: 8 cm). Zero for a standing command."""
+    error = torch.square(env.foot_height - target) * ~env.foot_contact
+    return torch.sum(error, dim=1) * env.is_moving_command
+
+
+def feet_down_still(env: LeggedVelocityEnv) -> torch.Tensor:
+    """Feet in the air while the command is zero: stand still on all of them (a biped on both)."""
+    return torch.sum(~env.foot_contact, dim=1).float() * ~env.is_moving_command
+
+
+def base_height(env: LeggedVelocityEnv, target: float | None = None) -> torch.Tensor:
+    """(base height - target)^2 (m^2), the height over the ground the robot stands on (the terrain
+    under its feet, not z = 0: Isaac Lab #1698); ``target`` None: the robot's standing height."""
+    target = env.cfg.robot.base_init_height if target is None else target
+    return torch.square(env.base_height - target)
+
+
 def termination(env: LeggedVelocityEnv) -> torch.Tensor:
     """1 on a real termination (a fall), 0 on a time-out."""
     return env.terminated.float()
@@ -128,6 +159,10 @@ REWARD_TERMS: dict[str, Callable[[LeggedVelocityEnv], torch.Tensor]] = {
         foot_slip,
         undesired_contacts,
         stand_still,
+        feet_distance,
+        feet_swing_height,
+        feet_down_still,
+        base_height,
         termination,
     )
 }

@@ -218,6 +218,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         device = resolve_device(args.device)
         train_cfg.device = str(device)
         env_cfg.num_envs = args.num_envs
+        if hasattr(env_cfg, "curriculum"):  # a replay measures: no level curriculum (legged_gym's play), any --num-envs
+            env_cfg.curriculum.terms["terrain_levels"] = None
         if hasattr(env_cfg, "seed"):
             env_cfg.seed = args.seed
         if args.backend is not None:

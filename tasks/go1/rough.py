@@ -39,6 +39,9 @@ def go1_rough_env() -> LeggedEnvConfig:
     cfg.terrain = TerrainConfig(kind="generated")
     cfg.sim.full_body_contacts = True
     cfg.curriculum.terms["terrain_levels"] = {}
+    # legged_gym's heading commands: robots walk straight once turned, so the level rule's distances
+    # mean something (under go1_flat's yaw-rate commands they walk in circles and are demoted).
+    cfg.commands.heading_command = True
     cfg.observations["critic"].terms += terrain_terms()
     return cfg
 

@@ -1,0 +1,231 @@
+"""Rough terrain on go1 (issue 21): blind PPO, a height-scan teacher, and a blind student distilled from it.
+
+Three stages, each a JSON line per ``--eval-every`` iterations and a course at intervals:
+
+1. ``go1_rough`` (PPO, blind actor, critic with the height scan) from scratch for ``--minutes`` of
+   training wall-clock (evaluations excluded);
+2. ``go1_rough_teacher`` (actor with the height scan and privileged terms) from scratch, the same budget;
+3. ``go1_rough_student`` (recurrent, blind) distilled from that teacher by online DAgger for
+   ``--student-minutes``.
+
+Every ``--eval-every`` iterations: the training wall-clock, env steps, the curriculum's mean terrain
+level (the curve of level against wall-clock) and the process's peak RSS. Every
+``--course-every-minutes`` of training and at the end of a stage: the terrain evaluation course
+(``legged_train/course.py``: every sub-terrain type at difficulties 0.2, 0.4, 0.6, 0.8; success = 4 m
+along the heading within 10 s without falling), as success rates per type and difficulty. The last line
+checks the targets on the final courses:
+
+- go1_rough and the teacher: success >= 0.9 on slopes up to 0.3 rad, up and down (the course's bins of
+  0.08, 0.16 and 0.24 rad) and on random roughness up to 5 cm (every bin: 1.8 to 4.2 cm);
+- the teacher: success >= 0.7 on stairs of 10 cm, up and down, judged at the first course bin with
+  risers of at least 10 cm (d = 0.4: 12.2 cm; the bin below, d = 0.2, has 8.6 cm);
+- the student: within 0.1 of the teacher's success on every type (and bin) where the teacher succeeds
+  (success >= 0.7), and ahead of go1_rough on stairs (mean over both stair types and all bins).
+
+    python bench/rough_go1.py [--minutes 45] [--student-minutes 15] [--stages rough teacher student]
+    python bench/rough_go1.py --stages student --teacher-run logs/bench_rough/<run>/teacher
+    python bench/rough_go1.py --quick     # a smoke test of the script: tiny settings, seconds
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from legged_train.checkpoint import list_checkpoints, set_seed  # noqa: E402
+from legged_train.config import apply_overrides  # noqa: E402
+from legged_train.course import CourseConfig, course_evaluation, write_heat_map  # noqa: E402
+from legged_train.envs.terrain import SubTerrainParams  # noqa: E402
+from legged_train.evaluation import standard_evaluation  # noqa: E402
+from legged_train.runners.registry import make_runner  # noqa: E402
+from legged_train.tasks import get_task  # noqa: E402
+
+SLOPE_MAX = 0.3  # rad
+ROUGH_MAX = 0.05  # m
+STAIR_HEIGHT = 0.10  # m
+EASY_SUCCESS = 0.9
+TEACHER_STAIRS_SUCCESS = 0.7
+STUDENT_GAP = 0.1
+TEACHER_SUCCEEDS = 0.7  # a (type, bin) where the teacher "succeeds"
+STAGES = ("rough", "teacher", "student")
+TASKS = {"rough": "go1_rough", "teacher": "go1_rough_teacher", "student": "go1_rough_student"}
+# --quick: tiny envs, terrain, networks and course, for checking that the script runs end to end.
+QUICK_ENV = {"num_envs": 20, "sim.num_threads": 1, "terrain.num_rows": 2}
+QUICK_PPO = {"num_steps_per_env": 4, "actor_cfg.hidden_dims": [16], "critic_cfg.hidden_dims": [16]}
+QUICK_STUDENT = {"num_steps_per_env": 4, "num_mini_batches": 2, "actor_cfg.rnn_hidden_dim": 8, "actor_cfg.hidden_dims": [8]}
+
+
+def emit(record: dict) -> None:
+    print(json.dumps(record), flush=True)
+
+
+def peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # Linux: kB
+
+
+def build(stage: str, args, run_dir: str, env_overrides: dict, train_overrides: dict):
+    task = get_task(TASKS[stage])
+    env_cfg, train_cfg = task.env_cfg, task.train_cfg
+    apply_overrides(env_cfg, {"seed": args.seed, **({"num_envs": args.num_envs} if args.num_envs else {}), **env_overrides})
+    apply_overrides(train_cfg, {"seed": args.seed, "log_interval": args.eval_every, "eval_interval": 0, **train_overrides})
+    set_seed(args.seed)
+    env = task.make_env(env_cfg, "cpu")
+    runner = make_runner(env, train_cfg, run_dir, "cpu", runner_cls=task.runner_cls)
+    runner.run_config.update({"task": task.name, "command": " ".join(sys.argv)})
+    return env, runner
+
+
+def success_table(course: dict) -> dict:
+    """{type: {difficulty: success_rate}} of a course result."""
+    return {name: {d: round(cell["success_rate"], 3) for d, cell in bins.items()} for name, bins in course["cells"].items()}
+
+
+def run_stage(stage: str, args, out: str, course_cfg: CourseConfig, env_overrides: dict, train_overrides: dict,
+              minutes: float) -> tuple[dict, str]:
+    """Train a stage for ``minutes``; its final course and its last checkpoint."""
+    run_dir = os.path.join(out, stage)
+    env, runner = build(stage, args, run_dir, env_overrides, train_overrides)
+    emit({"event": "start", "stage": stage, "task": TASKS[stage], "num_envs": env.num_envs,
+          "steps_per_iteration": env.num_envs * runner.cfg.num_steps_per_env, "run_dir": run_dir})
+
+    def course(seconds: float) -> dict:
+        started = time.time()
+        result = course_evaluation(env, runner.get_inference_policy(), course_cfg)
+        runner.train_mode()
+        emit({"event": "course", "stage": stage, "iteration": runner.iteration, "train_wall_clock_s": round(seconds, 1),
+              "course_wall_clock_s": round(time.time() - started, 1), "success_rate": round(result["success_rate"], 3),
+              "fall_rate": round(result["fall_rate"], 3), "success": success_table(result)})
+        return result
+
+    seconds, next_course = 0.0, args.course_every_minutes * 60.0
+    while seconds < minutes * 60.0 and runner.iteration < args.max_iterations:
+        started = time.time()
+        stats = runner.learn(num_learning_iterations=min(args.eval_every, args.max_iterations - runner.iteration))
+        seconds += time.time() - started
+        record = {"event": "progress", "stage": stage, "iteration": runner.iteration, "train_wall_clock_s": round(seconds, 1),
+                  "env_steps": runner.total_timesteps, "train_steps_per_s": round(runner.total_timesteps / seconds),
+                  "terrain_level": round(env.terrain_levels.float().mean().item(), 3),
+                  "episode_mean_reward": stats.get("episode/mean_reward"),
+                  "episode_mean_length": stats.get("episode/mean_length"), "peak_rss_mb": peak_rss_mb()}
+        if stage == "student":
+            record.update(teacher_act_prob=stats.get("distill/teacher_act_prob"), action_loss=stats.get("distill/action_loss"))
+        emit(record)
+        if seconds >= next_course and seconds < minutes * 60.0:
+            course(seconds)
+            next_course += args.course_every_minutes * 60.0
+    final = course(seconds)
+    write_heat_map(final, os.path.join(run_dir, f"course_model_{runner.iteration}.png"))
+    flat = standard_evaluation(env, runner.get_inference_policy())
+    emit({"event": "done", "stage": stage, "iteration": runner.iteration, "train_wall_clock_s": round(seconds, 1),
+          "peak_rss_mb": peak_rss_mb(), **{name: round(value, 4) for name, value in flat.items()}})
+    runner.close()
+    env.close()
+    with open(os.path.join(run_dir, "course_final.json"), "w") as f:
+        json.dump(final, f, indent=1)
+    return final, os.path.join(run_dir, f"model_{runner.iteration}.pt")  # learn() saves at the end of each call
+
+
+def bins_up_to(name: str, limit: float, course_cfg: CourseConfig) -> list[str]:
+    """The course bins (as the result's keys) whose parameter of ``name`` is at most ``limit``."""
+    params = SubTerrainParams()
+    return [f"{d:.2f}" for d in course_cfg.difficulties() if SubTerrainParams.at(getattr(params, name), d) <= limit + 1e-9]
+
+
+def first_bin_from(name: str, limit: float, course_cfg: CourseConfig) -> list[str]:
+    params = SubTerrainParams()
+    above = [f"{d:.2f}" for d in course_cfg.difficulties() if SubTerrainParams.at(getattr(params, name), d) >= limit - 1e-9]
+    return above[:1]
+
+
+def cells_min(course: dict, types: tuple[str, ...], bins: list[str]) -> float | None:
+    rates = [course["cells"][t][b]["success_rate"] for t in types if t in course["cells"] for b in bins]
+    return round(min(rates), 3) if rates else None
+
+
+def cells_mean(course: dict, types: tuple[str, ...]) -> float:
+    rates = [cell["success_rate"] for t in types for cell in course["cells"][t].values()]
+    return round(sum(rates) / len(rates), 3)
+
+
+def summary(courses: dict, course_cfg: CourseConfig) -> dict:
+    slopes, stairs = ("slope_up", "slope_down"), ("stairs_up", "stairs_down")
+    slope_bins, rough_bins = bins_up_to("slope", SLOPE_MAX, course_cfg), bins_up_to("rough_height", ROUGH_MAX, course_cfg)
+    stair_bins = first_bin_from("step_height", STAIR_HEIGHT, course_cfg)
+    result: dict = {"event": "summary", "slope_bins": slope_bins, "rough_bins": rough_bins, "stair_bins": stair_bins}
+    met = []
+    for stage in ("rough", "teacher"):
+        if stage in courses:
+            easy = min(cells_min(courses[stage], slopes, slope_bins), cells_min(courses[stage], ("rough",), rough_bins))
+            result[f"{stage}_easy_min_success"] = easy
+            met.append(easy >= EASY_SUCCESS)
+    if "teacher" in courses:
+        teacher_stairs = cells_min(courses["teacher"], stairs, stair_bins)
+        result["teacher_stairs_min_success"] = teacher_stairs
+        met.append(teacher_stairs >= TEACHER_STAIRS_SUCCESS)
+    if "teacher" in courses and "student" in courses:
+        gaps = [courses["teacher"]["cells"][t][b]["success_rate"] - cell["success_rate"]
+                for t, bins in courses["student"]["cells"].items() for b, cell in bins.items()
+                if courses["teacher"]["cells"][t][b]["success_rate"] >= TEACHER_SUCCEEDS]
+        result["student_max_gap_where_teacher_succeeds"] = round(max(gaps), 3) if gaps else None
+        met.append(not gaps or max(gaps) <= STUDENT_GAP)
+    if "rough" in courses and "student" in courses:
+        result["stairs_mean_success"] = {"rough": cells_mean(courses["rough"], stairs), "student": cells_mean(courses["student"], stairs)}
+        met.append(result["stairs_mean_success"]["student"] > result["stairs_mean_success"]["rough"])
+    result["met"] = all(met)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--minutes", type=float, default=45.0, help="training wall-clock of go1_rough and of the teacher")
+    parser.add_argument("--student-minutes", type=float, default=15.0, help="distillation wall-clock of the student")
+    parser.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES))
+    parser.add_argument("--teacher-run", help="a go1_rough_teacher run folder (its latest checkpoint) for the student stage")
+    parser.add_argument("--max-iterations", type=int, default=100_000, help="per stage")
+    parser.add_argument("--eval-every", type=int, default=10, help="iterations between progress lines")
+    parser.add_argument("--course-every-minutes", type=float, default=15.0, help="training minutes between courses")
+    parser.add_argument("--num-envs", type=int, help="default: the tasks' (1024)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true", help="tiny settings to smoke-test the script (2 iterations each)")
+    parser.add_argument("--out", default=os.path.join(ROOT, "logs", "bench_rough", time.strftime("%Y-%m-%d_%H-%M-%S")))
+    args = parser.parse_args()
+    env_overrides, ppo_overrides, student_overrides = {}, {}, {}
+    course_cfg = CourseConfig()
+    if args.quick:
+        env_overrides, ppo_overrides, student_overrides = QUICK_ENV, QUICK_PPO, QUICK_STUDENT
+        args.max_iterations, args.eval_every = 2, 1
+        course_cfg = CourseConfig(bins=2, envs_per_cell=4, duration_s=1.0)
+    if "student" in args.stages and "teacher" not in args.stages and not args.teacher_run:
+        parser.error("--stages student without teacher needs --teacher-run")
+
+    courses: dict = {}
+    teacher_checkpoint = None
+    if args.teacher_run:
+        checkpoints = list_checkpoints(args.teacher_run)
+        if not checkpoints:
+            parser.error(f"--teacher-run {args.teacher_run!r} holds no model_<iteration>.pt checkpoint")
+        teacher_checkpoint = os.path.abspath(checkpoints[-1])
+        recorded = os.path.join(args.teacher_run, "course_final.json")  # this script's teacher stage wrote it
+        if "teacher" not in args.stages and os.path.exists(recorded):
+            with open(recorded) as f:
+                courses["teacher"] = json.load(f)
+    for stage in [s for s in STAGES if s in args.stages]:
+        if stage == "student":
+            overrides, minutes = {**student_overrides, "teacher_checkpoint": teacher_checkpoint}, args.student_minutes
+        else:
+            overrides, minutes = ppo_overrides, args.minutes
+        courses[stage], checkpoint = run_stage(stage, args, args.out, course_cfg, env_overrides, overrides, minutes)
+        if stage == "teacher":
+            teacher_checkpoint = checkpoint
+    emit(summary(courses, course_cfg))
+
+
+if __name__ == "__main__":
+    main()
