@@ -9,6 +9,24 @@ import mujoco
 import numpy as np
 
 
+FRAMED_HEIGHT = 0.8  # m: the tallest robot the default camera distances frame (Go1, Go2: about 0.5)
+
+
+def robot_height(model: mujoco.MjModel, body_id: int) -> float:
+    """Vertical extent (m) of the geoms of ``body_id``'s tree, in the first keyframe (else qpos0):
+    from the lowest to the highest point of their bounding spheres."""
+    data = mujoco.MjData(model)
+    if model.nkey > 0:
+        data.qpos[:] = model.key_qpos[0]
+    mujoco.mj_kinematics(model, data)
+    root = model.body_rootid[body_id]
+    geoms = [g for g in range(model.ngeom) if model.body_rootid[model.geom_bodyid[g]] == root]
+    if not geoms:
+        return 0.0
+    z, radius = data.geom_xpos[geoms, 2], model.geom_rbound[geoms]
+    return float(np.max(z + radius) - np.min(z - radius))
+
+
 class OffscreenRenderer:
     """Renders a model's states offscreen. The camera chases `track_body` (a body name; the caller
     knows its robot's base, e.g. `env.cfg.robot.base_body`); None tracks the first body after the
@@ -37,6 +55,9 @@ class OffscreenRenderer:
                 # Over a terrain, further back and higher: the relief shows, and a slope or flight of
                 # stairs rising behind the robot stays below the camera instead of hiding it.
                 self.camera.distance, self.camera.elevation = 2.4, -30.0
+            # Those distances frame a robot up to FRAMED_HEIGHT tall (Go1, Go2); a taller one (Spot, a
+            # humanoid) is filmed from proportionally further back.
+            self.camera.distance *= max(1.0, robot_height(model, body_id) / FRAMED_HEIGHT)
         else:
             mujoco.mjv_defaultFreeCamera(model, self.camera)
 

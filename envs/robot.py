@@ -57,6 +57,9 @@ from legged_train.envs.robots.go1 import constants as go1
 
 # Sensor names the env reads; the loader adds the sensors under these names when a file lacks them.
 GYRO, VELOCIMETER, UP = "imu_gyro", "imu_vel", "imu_up"
+# Whole-body sensors, added on request (build_model's whole_body_sensors): the robot's angular momentum
+# about its centre of mass (world frame), and how many contacts its bodies make with each other.
+ANGULAR_MOMENTUM, SELF_CONTACTS = "robot_angular_momentum", "robot_self_contacts"
 
 
 def foot_touch_sensor(foot: str) -> str:
@@ -195,10 +198,13 @@ def _compile(spec: mujoco.MjSpec, path: str) -> mujoco.MjModel:
         raise ValueError(f"{path}: {' '.join(str(err).split())}") from err
 
 
-def build_model(robot: RobotConfig, timestep: float, full_body_contacts: bool, terrain=None) -> mujoco.MjModel:
+def build_model(robot: RobotConfig, timestep: float, full_body_contacts: bool, terrain=None,
+                whole_body_sensors: bool = False) -> mujoco.MjModel:
     """Compile the robot into a model ready to simulate: see the module docstring for what is added,
     and for where the gains and the standing pose come from. ``terrain``: a built
-    ``legged_train.envs.terrain.Terrain`` to stand on instead of the plane (None: the plane)."""
+    ``legged_train.envs.terrain.Terrain`` to stand on instead of the plane (None: the plane).
+    ``whole_body_sensors``: also the ANGULAR_MOMENTUM and SELF_CONTACTS sensors (off: they cost a
+    subtree-velocity pass and a contact scan every step, and only some reward terms read them)."""
     robot.validate()
     path = robot.mjcf_path
     spec = load_spec(path)
@@ -242,6 +248,8 @@ def build_model(robot: RobotConfig, timestep: float, full_body_contacts: bool, t
     for i, act in enumerate(spec.actuators):
         set_position_servo(act, kp[i], kd[i], limits[i], ctrlranges[i])
     _add_sensors(spec, robot, touch_sites)
+    if whole_body_sensors:
+        _add_whole_body_sensors(spec, robot)
 
     if not any(g.type == mujoco.mjtGeom.mjGEOM_PLANE for g in spec.geoms):
         spec.worldbody.add_geom(name="floor", type=mujoco.mjtGeom.mjGEOM_PLANE, size=[0, 0, 0.05], contype=1, conaffinity=3)
@@ -428,6 +436,15 @@ def _add_foot_sites(spec: mujoco.MjSpec, robot: RobotConfig, feet: list[_Foot]) 
             touch_sites[foot.name] = f"{foot.name}_touch_zone"
             foot.site.parent.add_site(name=touch_sites[foot.name], pos=foot.site_pos, size=[zone, 0, 0], group=4)
     return touch_sites
+
+
+def _add_whole_body_sensors(spec: mujoco.MjSpec, robot: RobotConfig) -> None:
+    kind, subtree = mujoco.mjtSensor, mujoco.mjtObj.mjOBJ_XBODY
+    spec.add_sensor(name=ANGULAR_MOMENTUM, type=kind.mjSENS_SUBTREEANGMOM, objtype=mujoco.mjtObj.mjOBJ_BODY, objname=robot.base_body)
+    # Contacts with both geoms on the robot's tree ("found": their number). Parent and child bodies
+    # never collide in MuJoCo, so these are real self-collisions: a foot on the other foot, knee on knee.
+    spec.add_sensor(name=SELF_CONTACTS, type=kind.mjSENS_CONTACT, objtype=subtree, objname=robot.base_body,
+                    reftype=subtree, refname=robot.base_body, intprm=[1, 0, 1])
 
 
 def _add_sensors(spec: mujoco.MjSpec, robot: RobotConfig, touch_sites: dict[str, str]) -> None:

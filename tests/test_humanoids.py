@@ -155,3 +155,63 @@ def test_humanoid_task_trains_an_iteration_and_runs_the_standard_evaluation(name
     figures = standard_evaluation(env, runner.get_inference_policy(), num_envs=4)
     assert set(figures) == {"velocity_rmsd", "yaw_rate_rmsd", "cost_of_transport", "fall_rate"}
     assert 0.0 <= figures["fall_rate"] <= 1.0 and math.isfinite(figures["velocity_rmsd"])
+
+
+def test_bring_your_own_humanoid_trains_from_its_file_with_a_config_and_no_code(tmp_path):
+    """Issue 22 pt 5: a humanoid MJCF (the Berkeley Humanoid's file) trained through go1_flat with
+    command-line settings only: its base, IMU, feet, joints, the two-foot gait and a fall height.
+    Gains, effort limits, the standing pose and height come from the file; no warning."""
+    from legged_train.checkpoint import load_checkpoint_file
+    from legged_train.cli import train
+    from legged_train.envs.robots.berkeley_humanoid import constants as berkeley_humanoid
+
+    joints = "[" + ", ".join(berkeley_humanoid.JOINT_NAMES) + "]"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert train.main([
+            "--task", "go1_flat", "--log-root", str(tmp_path), "--num-envs", "4", "--max-iterations", "1",
+            "--set", "train.num_steps_per_env=4", "train.torch_threads=1", "env.sim.num_threads=1",
+            f"env.robot.mjcf_path={berkeley_humanoid.MJCF_PATH}", "env.robot.base_body=torso", "env.robot.imu_site=imu",
+            "env.robot.foot_names=[LL_FOOT, LR_FOOT]", "env.robot.foot_radius=0.0002", f"env.robot.joint_names={joints}",
+            "env.gait=alternating", "env.terminations.terms.base_too_low.min_height=0.25"]) == 0
+    (run,) = (tmp_path / "go1_flat").iterdir()
+    checkpoint = load_checkpoint_file(run / "model_1.pt")
+    assert checkpoint["actor_state_dict"]["obs_normalizer.mean"].shape == (3 + 3 + 3 + 12 + 12 + 12 + 2,)
+
+
+def test_play_frames_each_robot_by_its_size():
+    from legged_train.envs.render import FRAMED_HEIGHT, robot_height
+
+    heights = {}
+    for name in ("go1_flat", "spot_flat", "g1_flat", "berkeley_humanoid_flat"):
+        task = get_task(name)
+        model = build_model(task.env_cfg.robot, 0.005, False)
+        heights[name] = robot_height(model, model.body(task.env_cfg.robot.base_body).id)
+    # Go1 fits the default framing; the others are filmed from further back, G1 the furthest.
+    assert heights["go1_flat"] < FRAMED_HEIGHT < heights["spot_flat"] < heights["g1_flat"]
+    assert 1.2 < heights["g1_flat"] < 1.6 and 0.8 < heights["berkeley_humanoid_flat"] < 1.1
+
+
+def test_angular_momentum_and_self_collision_read_whole_body_sensors_added_only_when_weighted():
+    from legged_train.envs.robot import SELF_CONTACTS
+
+    plain = LeggedVelocityEnv(small(get_task("g1_flat").env_cfg, 2))
+    assert SELF_CONTACTS not in {plain.mj_model.sensor(i).name for i in range(plain.mj_model.nsensor)}
+    cfg = small(get_task("g1_flat").env_cfg, 2)
+    cfg.rewards.weights.update(angular_momentum=-0.01, self_collision=-1.0)
+    cfg.sim.full_body_contacts = True  # the legs' collision meshes meet when they cross
+    env = LeggedVelocityEnv(cfg)
+    env.reset()
+    qpos, qvel = env.sim.qpos.clone(), torch.zeros_like(env.sim.qvel)
+    # Env 0 spins about the vertical at 2 rad/s, standing straight (no self-contact); env 1 stands
+    # still with its legs crossed (hip rolls towards each other: the knees meet).
+    qvel[0, 5] = 2.0
+    hip_roll = [env.mj_model.joint(f"{side}_hip_roll_joint").qposadr[0] for side in ("left", "right")]
+    qpos[1, hip_roll[0]], qpos[1, hip_roll[1]] = -0.3, 0.3
+    env.sim.set_state(torch.arange(2), qpos, qvel)
+    env._update_state()
+    spin = env.angular_momentum[0]
+    assert spin[2] > 0.5 and spin[:2].abs().max() < 0.2 * spin[2]  # about the vertical axis, counter-clockwise
+    assert torch.allclose(env.angular_momentum[1], torch.zeros(3), atol=1e-6)
+    assert env.self_contacts[0] == 0 and env.self_contacts[1] > 0
+    assert rewards.self_collision(env)[1] == env.self_contacts[1] and rewards.angular_momentum(env)[0] > 0.25

@@ -335,7 +335,7 @@ def test_heading_commands_steer_the_yaw_rate_towards_the_heading():
 # ------------------------------------------------------------------------------------ tasks
 
 
-@pytest.mark.parametrize("name", ["go1_rough", "go1_rough_teacher"])
+@pytest.mark.parametrize("name", ["go1_rough", "go1_rough_teacher", "go2_rough", "g1_rough"])
 def test_a_rough_task_trains_one_iteration(name):
     from legged_train.runners.registry import make_runner
     from legged_train.tasks import get_task

@@ -29,7 +29,7 @@ from legged_train.envs.legged import commands, curriculum, events, gaits, resume
 from legged_train.envs.legged.config import LeggedEnvConfig
 from legged_train.envs.legged.deployment import deployment_info
 from legged_train.envs.legged.observations import build_groups, compute_groups
-from legged_train.envs.robot import GYRO, UP, VELOCIMETER, build_model, foot_touch_sensor
+from legged_train.envs.robot import ANGULAR_MOMENTUM, GYRO, SELF_CONTACTS, UP, VELOCIMETER, build_model, foot_touch_sensor
 from legged_train.envs.terrain import build_terrain
 from legged_train.envs.threads import torch_threads
 from legged_train.envs.vec_env import VecEnv
@@ -45,7 +45,8 @@ class LeggedVelocityEnv(VecEnv):
         robot = cfg.robot
         # A pure function of cfg.terrain (seed included): play and resume rebuild the same ground.
         self.terrain = build_terrain(cfg.terrain)  # None: the plane
-        self.mj_model = build_model(robot, cfg.sim.timestep, cfg.sim.full_body_contacts, self.terrain)
+        whole_body = any(cfg.rewards.weights.get(name, 0.0) != 0.0 for name in rewards.NEEDS_WHOLE_BODY_SENSORS)
+        self.mj_model = build_model(robot, cfg.sim.timestep, cfg.sim.full_body_contacts, self.terrain, whole_body_sensors=whole_body)
         self.sim = backend or make_backend(self.mj_model, cfg.num_envs, cfg.sim, self.device)
         self.step_dt = cfg.sim.timestep * cfg.sim.substeps
         self.max_episode_length = math.ceil(cfg.episode_length_s / self.step_dt)
@@ -106,6 +107,9 @@ class LeggedVelocityEnv(VecEnv):
         self.undesired_contact_cols = columns([s for s in robot.undesired_contact_sites if s in sensor_names])
         has_base_sensor = robot.base_contact_site in sensor_names
         self.base_contact_cols = columns([robot.base_contact_site]) if has_base_sensor else None
+        whole_body = ANGULAR_MOMENTUM in sensor_names
+        self.angular_momentum_cols = columns([ANGULAR_MOMENTUM]) if whole_body else None
+        self.self_contact_cols = columns([SELF_CONTACTS]) if whole_body else None
         # Nominal physics, the reference for randomization.
         self.nominal_base_mass = float(model.body_mass[self.base_body_id])
         self.nominal_base_com = tensor(model.body_ipos[self.base_body_id], torch.float64)
@@ -276,6 +280,9 @@ class LeggedVelocityEnv(VecEnv):
         self.foot_force = sensors[:, self.foot_force_cols]
         self.undesired_contact_force = sensors[:, self.undesired_contact_cols]
         self.base_contact_force = sensors[:, self.base_contact_cols].sum(dim=1) if self.base_contact_cols is not None else None
+        if self.angular_momentum_cols is not None:
+            self.angular_momentum = sensors[:, self.angular_momentum_cols]  # kg m^2/s, world frame, about the CoM
+            self.self_contacts = sensors[:, self.self_contact_cols].sum(dim=1)
         self.foot_contact = self.foot_force > self.cfg.rewards.contact_force_threshold
         self.is_moving_command = commands.is_moving(self.commands)
 

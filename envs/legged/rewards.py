@@ -136,10 +136,25 @@ def base_height(env: LeggedVelocityEnv, target: float | None = None) -> torch.Te
     return torch.square(env.base_height - target)
 
 
+def angular_momentum(env: LeggedVelocityEnv) -> torch.Tensor:
+    """|L|^2 of the whole robot about its centre of mass ((kg m^2/s)^2): a humanoid that swings its
+    upper body and legs against each other to keep its balance, instead of stepping."""
+    return torch.sum(torch.square(env.angular_momentum), dim=1)
+
+
+def self_collision(env: LeggedVelocityEnv) -> torch.Tensor:
+    """Contacts between the robot's own bodies (a foot on the other foot; with full-body contacts
+    any two links that are not joined)."""
+    return env.self_contacts
+
+
 def termination(env: LeggedVelocityEnv) -> torch.Tensor:
     """1 on a real termination (a fall), 0 on a time-out."""
     return env.terminated.float()
 
+
+# Terms that read the whole-body sensors: with any of them weighted, the env's model has those sensors.
+NEEDS_WHOLE_BODY_SENSORS = ("angular_momentum", "self_collision")
 
 REWARD_TERMS: dict[str, Callable[[LeggedVelocityEnv], torch.Tensor]] = {
     fn.__name__: fn
@@ -163,6 +178,8 @@ REWARD_TERMS: dict[str, Callable[[LeggedVelocityEnv], torch.Tensor]] = {
         feet_swing_height,
         feet_down_still,
         base_height,
+        angular_momentum,
+        self_collision,
         termination,
     )
 }

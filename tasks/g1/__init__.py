@@ -1,3 +1,3 @@
-"""Unitree G1 tasks: velocity tracking on flat ground. Importing this package registers them."""
+"""Unitree G1 tasks: velocity tracking on flat ground and on rough terrain. Importing this package registers them."""
 
-from legged_train.tasks.g1 import flat  # noqa: F401
+from legged_train.tasks.g1 import flat, rough  # noqa: F401

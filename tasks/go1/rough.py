@@ -34,8 +34,9 @@ def terrain_terms() -> list[ObservationTermConfig]:
     return [ObservationTermConfig("height_scan", scale=HEIGHT_SCAN_SCALE), ObservationTermConfig("foot_terrain_height")]
 
 
-def go1_rough_env() -> LeggedEnvConfig:
-    cfg = go1_flat_env()
+def on_rough_terrain(cfg: LeggedEnvConfig) -> LeggedEnvConfig:
+    """A flat task's env config moved onto the generated terrain (any robot): legged_gym's terrain,
+    level curriculum and heading commands, full-body contacts, the critic reading the terrain."""
     cfg.terrain = TerrainConfig(kind="generated")
     cfg.sim.full_body_contacts = True
     cfg.curriculum.terms["terrain_levels"] = {}
@@ -44,6 +45,10 @@ def go1_rough_env() -> LeggedEnvConfig:
     cfg.commands.heading_command = True
     cfg.observations["critic"].terms += terrain_terms()
     return cfg
+
+
+def go1_rough_env() -> LeggedEnvConfig:
+    return on_rough_terrain(go1_flat_env())
 
 
 def go1_rough_teacher_env() -> LeggedEnvConfig:

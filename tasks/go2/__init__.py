@@ -1,3 +1,3 @@
-"""Unitree Go2 tasks: velocity tracking on flat ground. Importing this package registers them."""
+"""Unitree Go2 tasks: velocity tracking on flat ground and on rough terrain. Importing this package registers them."""
 
-from legged_train.tasks.go2 import flat  # noqa: F401
+from legged_train.tasks.go2 import flat, rough  # noqa: F401
