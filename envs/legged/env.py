@@ -451,6 +451,12 @@ class LeggedVelocityEnv(VecEnv):
         """Continue exactly where ``state_dict()`` was taken (same task config and number of envs)."""
         resume.load_env_state(self, state)
 
+    def symmetry(self):
+        """The left-right mirror of this env's observation groups and actions (``envs/legged/symmetry.py``)."""
+        from legged_train.envs.legged.symmetry import Symmetry
+
+        return Symmetry(self)
+
     def make_eval_env(self, num_envs: int | None = None, seed: int = 0) -> LeggedVelocityEnv:
         """A separate env on nominal physics: no randomization, no pushes, the same sensing noise; on a
         terrain without the level curriculum (it measures; robots start on every level, as legged_gym's play)."""

@@ -7,9 +7,11 @@ settings, which are known to make quadrupeds walk.
 
 from __future__ import annotations
 
+import dataclasses
+
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -69,9 +71,17 @@ class PPOConfig(RunnerConfig):
     # teacher reads e.g. "teacher"; an env without a "critic" group gives the critic "policy".
     actor_obs_group: str = "policy"
     critic_obs_group: str = "critic"
+    # Left-right symmetry (the env's ``symmetry()``: legged envs mirror their groups and actions from
+    # the robot's layout). symmetry_augmentation: every minibatch is learned twice, as sampled and as
+    # its mirror image (rsl_rl's data augmentation); mirror_loss_coef > 0: a loss on the difference
+    # between the actor's mean action for a mirrored observation and the mirrored mean action.
+    # Feed-forward actors and critics only.
+    symmetry_augmentation: bool = False
+    mirror_loss_coef: float = 0.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        check_fields(self, ("mirror_loss_coef",), lambda v: v >= 0, ">= 0 (0: off)")
         if self.schedule not in LR_SCHEDULES:
             raise ValueError(f"schedule={self.schedule!r} is not supported; allowed: {list(LR_SCHEDULES)}")
         positive = ("num_steps_per_env", "max_iterations", "learning_rate", "num_learning_epochs",
@@ -218,6 +228,21 @@ class PPO:
         )
         self.runner = None  # made by learn() on first use
         self._warned_no_final_obs = False
+        self.mirror = self._mirrors(env) if cfg.symmetry_augmentation or cfg.mirror_loss_coef > 0 else None
+
+    def _mirrors(self, env) -> dict:
+        """The mirror images of the actor's and the critic's observations and of the actions."""
+        make = getattr(env, "symmetry", None)
+        if make is None:
+            raise ValueError(f"PPOConfig.symmetry_augmentation / mirror_loss_coef: {type(env).__name__} has no symmetry() "
+                             "to mirror its observations and actions (the legged envs have)")
+        if self.is_recurrent:
+            raise ValueError("PPOConfig.symmetry_augmentation / mirror_loss_coef: needs feed-forward networks "
+                             "(actor_cfg and critic_cfg without rnn_type)")
+        symmetry = make()
+        critic_group = self.critic_obs_group if self.has_critic_group else self.actor_obs_group
+        return {"obs": symmetry.observation(self.actor_obs_group), "critic_obs": symmetry.observation(critic_group),
+                "actions": symmetry.actions}
 
     def _hidden_shapes(self, network: nn.Module) -> list[tuple[int, ...]] | None:
         """Shapes of a recurrent network's per-step state tensors for all envs; None for a feed-forward one."""
@@ -316,6 +341,9 @@ class PPO:
         num_updates = 0
         minibatches = self.storage.recurrent_minibatches if self.is_recurrent else self.storage.minibatches
         for batch in minibatches(cfg.num_mini_batches, cfg.num_learning_epochs):
+            sampled = len(batch.actions)
+            if cfg.symmetry_augmentation:
+                batch = self._with_mirror_image(batch)
             if batch.masks is None:
                 distribution = self.actor.distribution(batch.obs)
                 values = self.critic(batch.critic_obs)
@@ -324,8 +352,9 @@ class PPO:
             log_probs = distribution.log_prob(batch.actions).sum(dim=-1)
             entropy = distribution.entropy().sum(dim=-1).mean()
 
-            with torch.no_grad():
-                kl = gaussian_kl(batch.old_mean, batch.old_std, distribution.mean, distribution.stddev).mean()
+            with torch.no_grad():  # on the sampled half: the policy that sampled it is what moved
+                kl = gaussian_kl(batch.old_mean[:sampled], batch.old_std[:sampled], distribution.mean[:sampled],
+                                 distribution.stddev[:sampled]).mean()
                 kl = mean_over_ranks(kl)  # every rank adapts its learning rate alike
             if cfg.schedule == "adaptive":
                 self.set_learning_rate(
@@ -350,6 +379,10 @@ class PPO:
             check_finite(value_loss.detach(), "PPO value loss")
             check_finite(entropy.detach(), "PPO entropy")
             loss = policy_loss + cfg.value_loss_coef * value_loss - self.entropy_coef * entropy
+            if cfg.mirror_loss_coef > 0:
+                mirror_loss = self._mirror_loss(batch, distribution, sampled)
+                loss = loss + cfg.mirror_loss_coef * mirror_loss
+                auxiliary["train/mirror_loss"] = auxiliary.get("train/mirror_loss", 0.0) + mirror_loss.item()
 
             self._gradient_step(loss)
             for key, value in self._auxiliary_step().items():  # e.g. AMP's discriminator
@@ -379,6 +412,33 @@ class PPO:
             "train/action_std": self.actor.std.mean().item(),
             **{key: value / num_updates for key, value in auxiliary.items()},
         }
+
+    def _with_mirror_image(self, batch):
+        """The minibatch followed by its mirror image: mirrored observations and actions with the
+        sampled ones' old log-probabilities, values, returns and advantages (rsl_rl's augmentation: the
+        mirrored action is taken as as likely under the old policy as the sampled one was)."""
+        mirror = self.mirror
+        twice = {name: torch.cat((getattr(batch, name),) * 2) for name in
+                 ("old_log_probs", "old_values", "returns", "advantages")}
+        return replace(
+            batch,
+            obs=torch.cat((batch.obs, mirror["obs"](batch.obs))),
+            critic_obs=torch.cat((batch.critic_obs, mirror["critic_obs"](batch.critic_obs))),
+            actions=torch.cat((batch.actions, mirror["actions"](batch.actions))),
+            old_mean=torch.cat((batch.old_mean, mirror["actions"](batch.old_mean))),
+            old_std=torch.cat((batch.old_std, batch.old_std[..., mirror["actions"].permutation])),
+            **twice,
+        )
+
+    def _mirror_loss(self, batch, distribution, sampled: int) -> torch.Tensor:
+        """Mean squared difference between the actor's mean action for the mirrored observations and
+        the mirror of its mean action for the sampled ones (that one held fixed)."""
+        mean = distribution.mean[:sampled]
+        if len(distribution.mean) > sampled:  # augmented: the mirrored half is already evaluated
+            mirrored_mean = distribution.mean[sampled:]
+        else:
+            mirrored_mean = self.actor.distribution(self.mirror["obs"](batch.obs)).mean
+        return (mirrored_mean - self.mirror["actions"](mean).detach()).square().mean()
 
     def _auxiliary_step(self) -> dict[str, float]:
         """One step of a model trained beside the policy, after each PPO minibatch step (none here;
