@@ -141,3 +141,48 @@ def test_the_mirror_loss_makes_the_actor_symmetric():
         losses.append(loss.item())
     assert losses[-1] < 0.2 * losses[0], losses[::10]
 
+
+
+def distill(augment: bool, actor_cfg: dict, epochs: int = 1):
+    """A student distilled for one rollout from a mirror-symmetric linear teacher; (student, its
+    observations, the student group's mirror, the action mirror)."""
+    from legged_train.algorithms.distillation import Distillation
+
+    task = get_task("go1_student")
+    env = small_env("go1_student", num_envs=8)
+    cfg = dataclasses.replace(task.train_cfg, symmetry_augmentation=augment, num_steps_per_env=8, num_mini_batches=2,
+                              num_learning_epochs=epochs, actor_cfg=actor_cfg)
+    symmetry = Symmetry(env)
+    teacher_mirror, action_mirror = symmetry.observation(cfg.teacher_obs_group), symmetry.actions
+    weight = torch.randn(env.obs_groups[cfg.teacher_obs_group].stacked_width, env.num_actions,
+                         generator=torch.Generator().manual_seed(1))
+
+    class SymmetricTeacher(torch.nn.Module):  # a linear teacher made mirror-symmetric
+        def forward(self, obs):
+            return 0.5 * (obs @ weight + action_mirror(teacher_mirror(obs) @ weight))
+
+    torch.manual_seed(0)
+    distillation = Distillation(env, cfg, teacher=SymmetricTeacher(), device="cpu")
+    obs, extras = env.reset()
+    with torch.no_grad():  # as the runner collects
+        for _ in range(cfg.num_steps_per_env):
+            actions = distillation.act(extras["observations"][cfg.student_obs_group], extras["observations"][cfg.teacher_obs_group])
+            obs, rewards, dones, extras = env.step(actions)
+            distillation.process_env_step(rewards, dones, extras)
+    student_obs = distillation.storage.obs.flatten(0, 1).clone()
+    stats = distillation.update()
+    assert torch.isfinite(torch.tensor(stats["distill/action_loss"]))
+    return distillation.student, student_obs, symmetry.observation(cfg.student_obs_group), action_mirror
+
+
+def test_distillation_with_the_mirror_images_gives_a_symmetric_student():
+    errors = {}
+    for augment in (False, True):
+        student, obs, obs_mirror, action_mirror = distill(augment, {"hidden_dims": [32]}, epochs=40)
+        with torch.no_grad():
+            errors[augment] = (student(obs_mirror(obs)) - action_mirror(student(obs))).square().mean().item()
+    assert errors[True] < 0.5 * errors[False], errors
+
+
+def test_a_recurrent_student_learns_the_mirror_images_too():
+    distill(True, {"rnn_type": "gru", "rnn_hidden_dim": 8, "hidden_dims": [16]})

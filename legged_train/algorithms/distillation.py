@@ -70,6 +70,9 @@ class DistillationConfig(RunnerConfig):
     teacher_checkpoint: str = ""
     # torch threads while collecting experience (0: as torch_threads); see PPOConfig.
     rollout_torch_threads: int = 0
+    # Left-right symmetry (the env's ``symmetry()``, as PPOConfig's): the student also learns the
+    # mirrored teacher action for each mirrored observation (the loss is the mean of the two).
+    symmetry_augmentation: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -263,6 +266,13 @@ class Distillation:
         self.teacher_acted = torch.zeros(env.num_envs, dtype=torch.bool, device=self.device)
         self._teacher_steps = torch.zeros((), device=self.device)
         self.runner = None
+        self.mirror = None
+        if cfg.symmetry_augmentation:
+            if getattr(env, "symmetry", None) is None:
+                raise ValueError(f"DistillationConfig.symmetry_augmentation: {type(env).__name__} has no symmetry() to mirror "
+                                 "its observations and actions (the legged envs have)")
+            symmetry = env.symmetry()
+            self.mirror = {"obs": symmetry.observation(cfg.student_obs_group), "actions": symmetry.actions}
 
     @property
     def actor(self) -> nn.Module:
@@ -327,11 +337,12 @@ class Distillation:
         total_loss, num_updates = 0.0, 0
         minibatches = storage.recurrent_minibatches if self.student_is_recurrent else storage.minibatches
         for batch in minibatches(cfg.num_mini_batches, cfg.num_learning_epochs):
-            if batch.masks is None:
-                predicted = self.student(batch.obs)
-            else:  # padded trajectories from their first step's stored state; the real steps come out flat
-                predicted = self.student(batch.obs, masks=batch.masks, hidden_states=batch.actor_hidden_states)
-            loss = action_loss(predicted, batch.actions, cfg.loss, cfg.huber_delta)
+            loss = action_loss(self._predict(batch, batch.obs), batch.actions, cfg.loss, cfg.huber_delta)
+            if self.mirror is not None:
+                # A recurrent student runs the mirrored trajectories from the stored (unmirrored) memory
+                # they started with: exact for those that start an episode, close for the others.
+                mirrored = self._predict(batch, self.mirror["obs"](batch.obs))
+                loss = 0.5 * (loss + action_loss(mirrored, self.mirror["actions"](batch.actions), cfg.loss, cfg.huber_delta))
             check_finite(loss.detach(), "distillation action loss")
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -342,7 +353,10 @@ class Distillation:
             num_updates += 1
         with torch.no_grad():
             # After the update, as in PPO: the rollout and its update saw the same observation transform.
-            self.student.update_normalization(storage.obs.flatten(0, 1))
+            obs = storage.obs.flatten(0, 1)
+            if self.mirror is not None:  # the student sees the mirror images too: its statistics are symmetric
+                obs = torch.cat((obs, self.mirror["obs"](obs)))
+            self.student.update_normalization(obs)
         storage.clear()
         self._teacher_steps.zero_()
         return {
@@ -352,6 +366,13 @@ class Distillation:
             "distill/student_action_error": student_error,
             "train/learning_rate": self.learning_rate,
         }
+
+    def _predict(self, batch, obs: torch.Tensor) -> torch.Tensor:
+        """The student's actions for a minibatch's observations ``obs`` (the batch's own, or their mirror)."""
+        if batch.masks is None:
+            return self.student(obs)
+        # Padded trajectories from their first step's stored state; the real steps come out flat.
+        return self.student(obs, masks=batch.masks, hidden_states=batch.actor_hidden_states)
 
     def train_mode(self) -> None:
         self.student.train()

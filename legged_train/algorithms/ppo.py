@@ -476,8 +476,12 @@ class PPO:
         # Statistics move only here, after the update, from the rollout just used: the rollout's
         # log-probs and the update then see the same observation transform, so the KL that drives
         # the adaptive learning rate measures the policy change alone.
-        self.actor.update_normalization(self.storage.obs.flatten(0, 1))
-        self.critic.update_normalization(self.storage.critic_obs.flatten(0, 1))
+        obs, critic_obs = self.storage.obs.flatten(0, 1), self.storage.critic_obs.flatten(0, 1)
+        if self.mirror is not None:  # the networks see the mirror images too: their statistics are symmetric
+            obs = torch.cat((obs, self.mirror["obs"](obs)))
+            critic_obs = torch.cat((critic_obs, self.mirror["critic_obs"](critic_obs)))
+        self.actor.update_normalization(obs)
+        self.critic.update_normalization(critic_obs)
 
     def set_learning_rate(self, learning_rate: float) -> None:
         self.learning_rate = learning_rate
