@@ -119,3 +119,34 @@ def test_an_rsl_rl_style_dict_with_pretraining_keys():
     assert (cfg.num_steps_per_env, cfg.learning_rate, cfg.actor_cfg["hidden_dims"]) == (16, 3e-3, [64, 64])
     assert (cfg.pretrain_iterations, cfg.bc_loss) == (3, "nll")
     assert cfg.pretrain_dataset == PretrainDatasetConfig(data_dir="demos", dataset_loops=False)
+
+
+def test_fine_tuning_warms_the_critic_up_then_holds_the_actor_near_the_cloned_one(teacher_and_demos, tmp_path):
+    """Issue 23 pt 3: after pretraining, critic_warmup_iterations of critic-only PPO (the cloned actor
+    and the learning rate unchanged), then PPO with a loss towards the cloned actor (anchor_coef),
+    its weight decaying over anchor_iterations; all of it survives a checkpoint."""
+    _, demos = teacher_and_demos
+    env = small_env()
+    cfg = two_stage_cfg(demos, critic_warmup_iterations=2, anchor_coef=1.0, anchor_iterations=4, schedule="adaptive")
+    runner = TwoStageRunner(env, cfg=cfg, log_dir=str(tmp_path))
+    runner.learn(num_learning_iterations=3)  # pretraining ends
+    cloned = {k: v.clone() for k, v in runner.alg.actor.state_dict().items()}
+    critic = {k: v.clone() for k, v in runner.alg.critic.state_dict().items()}
+    learning_rate = runner.alg.learning_rate
+    stats = runner.learn(num_learning_iterations=2)  # the warm-up
+    assert stats["train/critic_warmup"] == 1.0 and runner.alg.learning_rate == learning_rate
+    actor = runner.alg.actor.state_dict()
+    # The actor's weights held (its normalizer statistics move with the rollouts, as always).
+    assert all(torch.equal(actor[k], v) for k, v in cloned.items() if "normalizer" not in k)
+    assert any(not torch.equal(runner.alg.critic.state_dict()[k], v) for k, v in critic.items() if "normalizer" not in k)
+    assert all(torch.equal(runner.alg.anchor.state_dict()[k], v) for k, v in cloned.items() if "normalizer" not in k)
+    stats = runner.learn(num_learning_iterations=1)  # the actor moves, pulled towards the cloned one
+    assert "train/critic_warmup" not in stats and stats["train/anchor_weight"] == pytest.approx(1.0 - 2 / 4)
+    assert stats["train/anchor_loss"] >= 0.0
+    assert any(not torch.equal(runner.alg.actor.state_dict()[k], v) for k, v in cloned.items() if "normalizer" not in k)
+    state = runner.alg.state_dict()
+    assert state["ppo_updates"] == 3 and "anchor_state_dict" in state
+    resumed = TwoStageRunner(small_env(), cfg=cfg)
+    resumed.alg.load_state_dict(state)
+    assert resumed.alg.ppo_updates == 3
+    assert all(torch.equal(resumed.alg.anchor.state_dict()[k], v) for k, v in runner.alg.anchor.state_dict().items())

@@ -7,8 +7,7 @@ settings, which are known to make quadrupeds walk.
 
 from __future__ import annotations
 
-import dataclasses
-
+import copy
 import math
 import warnings
 from dataclasses import dataclass, field, replace
@@ -78,10 +77,19 @@ class PPOConfig(RunnerConfig):
     # Feed-forward actors and critics only.
     symmetry_augmentation: bool = False
     mirror_loss_coef: float = 0.0
+    # Fine-tuning a pretrained actor (cloned from demonstrations, distilled, or loaded): the first
+    # critic_warmup_iterations of PPO train the critic alone, the actor and its learning rate held,
+    # so that the first advantages the actor follows come from a critic of its own returns; and
+    # anchor_coef adds the squared distance of the actor's mean action from the actor's at the start
+    # of PPO (a frozen copy), its weight decayed linearly to 0 over anchor_iterations.
+    critic_warmup_iterations: int = 0
+    anchor_coef: float = 0.0
+    anchor_iterations: int = 100
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_fields(self, ("mirror_loss_coef",), lambda v: v >= 0, ">= 0 (0: off)")
+        check_fields(self, ("mirror_loss_coef", "anchor_coef", "critic_warmup_iterations"), lambda v: v >= 0, ">= 0 (0: off)")
+        check_fields(self, ("anchor_iterations",), lambda v: v > 0, "> 0")
         if self.schedule not in LR_SCHEDULES:
             raise ValueError(f"schedule={self.schedule!r} is not supported; allowed: {list(LR_SCHEDULES)}")
         positive = ("num_steps_per_env", "max_iterations", "learning_rate", "num_learning_epochs",
@@ -229,6 +237,9 @@ class PPO:
         self.runner = None  # made by learn() on first use
         self._warned_no_final_obs = False
         self.mirror = self._mirrors(env) if cfg.symmetry_augmentation or cfg.mirror_loss_coef > 0 else None
+        # Fine-tuning (critic_warmup_iterations, anchor_coef): PPO updates done, and the actor as the first found it.
+        self.ppo_updates = 0
+        self.anchor: nn.Module | None = None
 
     def _mirrors(self, env) -> dict:
         """The mirror images of the actor's and the critic's observations and of the actions."""
@@ -339,6 +350,10 @@ class PPO:
         totals = {"policy_loss": 0.0, "value_loss": 0.0, "entropy": 0.0, "approx_kl": 0.0, "clip_fraction": 0.0}
         auxiliary: dict[str, float] = {}
         num_updates = 0
+        if self.anchor is None and cfg.anchor_coef > 0:
+            self.anchor = copy.deepcopy(self.actor).requires_grad_(False)  # the actor PPO starts from
+        critic_only = self.ppo_updates < cfg.critic_warmup_iterations
+        anchor_weight = cfg.anchor_coef * max(0.0, 1.0 - self.ppo_updates / cfg.anchor_iterations)
         minibatches = self.storage.recurrent_minibatches if self.is_recurrent else self.storage.minibatches
         for batch in minibatches(cfg.num_mini_batches, cfg.num_learning_epochs):
             sampled = len(batch.actions)
@@ -356,7 +371,7 @@ class PPO:
                 kl = gaussian_kl(batch.old_mean[:sampled], batch.old_std[:sampled], distribution.mean[:sampled],
                                  distribution.stddev[:sampled]).mean()
                 kl = mean_over_ranks(kl)  # every rank adapts its learning rate alike
-            if cfg.schedule == "adaptive":
+            if cfg.schedule == "adaptive" and not critic_only:  # the actor holds still: no KL to follow
                 self.set_learning_rate(
                     adaptive_learning_rate(
                         self.learning_rate, kl.item(), cfg.desired_kl, cfg.lr_adapt_factor,
@@ -379,7 +394,13 @@ class PPO:
             check_finite(value_loss.detach(), "PPO value loss")
             check_finite(entropy.detach(), "PPO entropy")
             loss = policy_loss + cfg.value_loss_coef * value_loss - self.entropy_coef * entropy
-            if cfg.mirror_loss_coef > 0:
+            if critic_only:  # the warm-up: the critic learns the pretrained actor's returns
+                loss = cfg.value_loss_coef * value_loss
+            elif anchor_weight > 0:
+                anchor_loss = (distribution.mean[:sampled] - self._anchor_mean(batch, sampled)).square().mean()
+                loss = loss + anchor_weight * anchor_loss
+                auxiliary["train/anchor_loss"] = auxiliary.get("train/anchor_loss", 0.0) + anchor_loss.item()
+            if cfg.mirror_loss_coef > 0 and not critic_only:
                 mirror_loss = self._mirror_loss(batch, distribution, sampled)
                 loss = loss + cfg.mirror_loss_coef * mirror_loss
                 auxiliary["train/mirror_loss"] = auxiliary.get("train/mirror_loss", 0.0) + mirror_loss.item()
@@ -398,6 +419,7 @@ class PPO:
             num_updates += 1
         self._update_normalization()
         self.storage.clear()
+        self.ppo_updates += 1
         means = {name: value / num_updates for name, value in totals.items()}
         return {
             "train/policy_loss": means["policy_loss"],
@@ -410,8 +432,19 @@ class PPO:
             "train/learning_rate": self.learning_rate,
             "train/entropy_coef": self.entropy_coef,
             "train/action_std": self.actor.std.mean().item(),
+            **({"train/critic_warmup": 1.0} if critic_only else {}),
+            **({"train/anchor_weight": anchor_weight} if cfg.anchor_coef > 0 else {}),
             **{key: value / num_updates for key, value in auxiliary.items()},
         }
+
+    @torch.no_grad()
+    def _anchor_mean(self, batch, sampled: int) -> torch.Tensor:
+        """The anchor actor's mean action at the minibatch's sampled steps, flat as the actor's."""
+        if batch.masks is None:
+            return self.anchor.distribution(batch.obs[:sampled]).mean
+        if self.actor_is_recurrent:
+            return self.anchor.distribution(batch.obs, masks=batch.masks, hidden_states=batch.actor_hidden_states).mean
+        return self.anchor.distribution(batch.obs[batch.masks]).mean
 
     def _with_mirror_image(self, batch):
         """The minibatch followed by its mirror image: mirrored observations and actions with the
@@ -513,7 +546,10 @@ class PPO:
             "optimizer_state_dict": self.optimizer.state_dict(),
             "learning_rate": self.learning_rate,
             "entropy_coef": self.entropy_coef,
+            "ppo_updates": self.ppo_updates,
         }
+        if self.anchor is not None:  # fine-tuning goes on from the same anchor after a resume
+            state["anchor_state_dict"] = self.anchor.state_dict()
         if self.is_recurrent:
             # The memory of the episodes being played: with the env's state, a resume continues them exactly.
             state["rollout_hidden_states"] = {
@@ -534,6 +570,11 @@ class PPO:
             self.optimizer.load_state_dict(state["optimizer_state_dict"])
             self.set_learning_rate(float(state["learning_rate"]))
             self.entropy_coef = float(state.get("entropy_coef", self.entropy_coef))
+            # A resume continues fine-tuning where it was; loading weights only (a pretrained actor) starts it.
+            self.ppo_updates = int(state.get("ppo_updates", 0))
+            if "anchor_state_dict" in state:
+                self.anchor = copy.deepcopy(self.actor).requires_grad_(False)
+                self.anchor.load_state_dict(state["anchor_state_dict"])
         if self.is_recurrent:
             self._load_hidden_states(state.get("rollout_hidden_states", {}) if load_optimizer else {})
 
