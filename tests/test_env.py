@@ -507,7 +507,7 @@ def test_unknown_task_lists_the_registered_ones():
     from legged_train.tasks import UnknownTaskError, get_task, list_tasks
 
     assert "go1_flat" in list_tasks()
-    with pytest.raises(UnknownTaskError, match=r"unknown task 'go2_rough'; registered tasks: .*go1_flat"):
-        get_task("go2_rough")
+    with pytest.raises(UnknownTaskError, match=r"unknown task 'go3_rough'; registered tasks: .*go1_flat"):
+        get_task("go3_rough")
     task = get_task("go1_flat")
     assert task.env_cfg.num_envs == 1024 and task.env_cfg is not get_task("go1_flat").env_cfg

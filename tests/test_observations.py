@@ -43,7 +43,7 @@ class FormulaEnv(LeggedVelocityEnv):
     """The env with the observation code it had before groups were configurable, kept verbatim
     (one noise draw of (N, 6 + 2 J) for gyro, gravity, joint positions and velocities)."""
 
-    def _compute_observations(self, reset_ids=None):
+    def _compute_observations(self, reset_ids=None, terms=None, stale=None):  # every row, every time
         noise = self.cfg.noise
         na = self.num_actions
         widths = ((noise.gyro, 3), (noise.projected_gravity, 3), (noise.joint_pos, na), (noise.joint_vel, na))

@@ -389,3 +389,35 @@ def test_terrain_settings_from_the_command_line():
     cfg.validate()
     assert cfg.terrain.proportions == {"rough": 1, "stairs_up": 1} and cfg.terrain.params.step_height == (0.05, 0.1)
     assert len(cfg.height_scan.points()) == 13 * 9
+
+
+def test_after_resets_only_the_reset_envs_terms_are_computed_again_with_the_same_numbers(monkeypatch):
+    """A step with resets computes its groups twice; the second time only the reset envs' rows of
+    each term are computed (``stale``). Bit for bit what computing every row gives, noise, history
+    and the height scan included."""
+    from legged_train.envs.legged import env as env_module
+    from legged_train.tasks import get_task
+
+    def make():
+        task = get_task("go1_rough_teacher")  # policy (noisy), critic and teacher groups, the height scan
+        cfg = task.env_cfg
+        cfg.terrain = rough_terrain()
+        cfg.num_envs, cfg.sim.num_threads, cfg.episode_length_s = 6, 1, 0.3
+        cfg.observations["policy"].history_length = 3
+        return task.make_env(cfg, "cpu")
+
+    generator = torch.Generator().manual_seed(0)
+    actions = [torch.randn(6, 12, generator=generator) for _ in range(40)]
+    fast = make()
+    fast_steps = [fast.step(a) for a in actions]
+    full_compute = env_module.compute_groups
+    monkeypatch.setattr(env_module, "compute_groups", lambda *args: full_compute(*args[:6]))  # every row, always
+    slow = make()
+    resets = 0
+    for a, (obs, reward, dones, extras) in zip(actions, fast_steps):
+        slow_obs, slow_reward, slow_dones, slow_extras = slow.step(a)
+        resets += int(dones.sum())
+        assert torch.equal(obs, slow_obs) and torch.equal(reward, slow_reward) and torch.equal(dones, slow_dones)
+        for group, value in extras["observations"].items():
+            assert torch.equal(value, slow_extras["observations"][group]), group
+    assert resets >= 12

@@ -212,7 +212,8 @@ class LeggedVelocityEnv(VecEnv):
         commands.steer_to_heading(self)
         events.push_robots(self)
 
-        obs = self._compute_observations()
+        terms: dict[str, torch.Tensor] = {}
+        obs = self._compute_observations(terms=terms)
         dones = self.terminated | self.truncated
         done_ids = dones.nonzero(as_tuple=False).flatten()
         extras = {"terminated": self.terminated.clone(), "truncated": self.truncated.clone()}
@@ -227,8 +228,9 @@ class LeggedVelocityEnv(VecEnv):
             self.reset_idx(done_ids)
             self._update_state()  # the reset envs' state is new; the others' reads the same again
             commands.steer_to_heading(self)  # the reset envs' new headings (the others' yaw rates are unchanged)
-            # Again from the previous step's history (self.obs_bufs), so no env's history moves twice.
-            obs = self._compute_observations(reset_ids=done_ids)
+            # Again from the previous step's history (self.obs_bufs), so no env's history moves twice;
+            # only the reset envs' terms are computed again, everyone's noise is drawn again.
+            obs = self._compute_observations(reset_ids=done_ids, stale=terms)
         else:  # the common step: no env finished, nothing to select
             final = {name: torch.zeros_like(value) for name, value in obs.items()}
         extras["final_observation"] = final["policy"]
@@ -347,11 +349,13 @@ class LeggedVelocityEnv(VecEnv):
 
     # ------------------------------------------------------------------------------ observations
 
-    def _compute_observations(self, reset_ids: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    def _compute_observations(self, reset_ids: torch.Tensor | None = None, terms: dict | None = None,
+                              stale: dict | None = None) -> dict[str, torch.Tensor]:
         """Every group's observation of the current state after its previous one; ``reset_ids``: envs
-        whose episode starts now (their history is refilled). Noise from the env's generator."""
+        whose episode starts now (their history is refilled). Noise from the env's generator.
+        ``terms`` and ``stale``: as ``compute_groups``'s."""
         generator = self.generator if self.cfg.noise.enabled else None
-        return compute_groups(self.obs_groups, self, self.obs_bufs, generator, reset_ids)
+        return compute_groups(self.obs_groups, self, self.obs_bufs, generator, reset_ids, terms, stale)
 
     def observation_layout(self) -> dict[str, list[tuple[str, int]]]:
         """``{group: [(term, width), ...]}``: the blocks of ONE step of each group, in order.

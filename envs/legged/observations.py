@@ -235,6 +235,29 @@ def quat_rotate_inverse(quat: torch.Tensor, vec: torch.Tensor) -> torch.Tensor:
 # -------------------------------------------------------------------------------------- groups
 
 
+# The env's per-env state that observation terms read. After resets a step recomputes its groups for
+# the reset envs only: a term then reads these through ``EnvRows`` (those envs' rows); everything else
+# a term reads (the default pose, the scan's grid, the terrain) is shared by all envs. A term reading
+# per-env state missing here gets all rows and fails the shape check in ``ObservationGroup.compute``.
+PER_ENV_STATE = frozenset({
+    "actions", "added_base_mass", "base_ang_vel", "base_com_offset", "base_height", "base_lin_vel", "base_pos",
+    "base_quat", "commands", "feet_air_time", "foot_contact", "foot_force", "foot_ground", "foot_height", "foot_pos",
+    "friction_coeff", "gait_phase", "is_moving_command", "joint_pos", "joint_vel", "motor_strength",
+    "projected_gravity", "push_vel",
+})
+
+
+class EnvRows:
+    """``state`` seen through the envs ``ids``: its PER_ENV_STATE tensors indexed by them, the rest as is."""
+
+    def __init__(self, state, ids: torch.Tensor):
+        self._state, self._ids = state, ids
+
+    def __getattr__(self, name: str):
+        value = getattr(self._state, name)
+        return value[self._ids] if name in PER_ENV_STATE and value is not None else value
+
+
 class ObservationGroup:
     """One group compiled for a state: its terms' functions, widths, noise and scale.
 
@@ -304,22 +327,34 @@ class ObservationGroup:
         previous: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
         cache: dict[str, torch.Tensor] | None = None,
+        stale: tuple[dict[str, torch.Tensor], torch.Tensor] | None = None,
     ) -> torch.Tensor:
         """The group's vector for ``state``: (N, stacked_width), a new tensor.
 
         ``previous``: the group's vector of the step before (needed when history_length > 1).
         ``generator``: draws the noise; None gives clean values and draws nothing.
         ``cache``: term values of this state already computed by other groups (the critic repeats
-        the policy's terms), filled with this group's."""
+        the policy's terms), filled with this group's.
+        ``stale``: (term values, ids): values computed earlier that still hold for every env but
+        ``ids`` (after those envs were reset): only their rows are computed again."""
         if cache is None:
-            values = [function(state) for function in self.functions]
-        else:
-            values = []
-            for name, function in zip(self.term_names, self.functions):
-                value = cache.get(name)
-                if value is None:
-                    value = cache[name] = function(state)
-                values.append(value)
+            cache = {}
+        values = []
+        for name, function in zip(self.term_names, self.functions):
+            value = cache.get(name)
+            if value is None:
+                if stale is not None and name in stale[0]:
+                    earlier, ids = stale
+                    value = earlier[name].clone()
+                    rows = function(EnvRows(state, ids))
+                    if rows.shape != (len(ids), value.shape[1]):
+                        raise RuntimeError(f"observation term {name!r} gave shape {tuple(rows.shape)} for {len(ids)} envs: "
+                                           "it reads per-env state missing from observations.PER_ENV_STATE")
+                    value[ids] = rows
+                else:
+                    value = function(state)
+                cache[name] = value
+            values.append(value)
         if self.history_length > 1:
             values.insert(0, previous[:, self.width :])  # drop the oldest step
         obs = torch.cat(values, dim=1)  # always a copy: the in-place edits below never touch the state
@@ -352,15 +387,21 @@ def build_groups(cfg, state) -> dict[str, ObservationGroup]:
 
 
 def compute_groups(groups: dict[str, ObservationGroup], state, previous: dict[str, torch.Tensor],
-                   generator: torch.Generator | None, reset_ids: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+                   generator: torch.Generator | None, reset_ids: torch.Tensor | None = None,
+                   terms: dict[str, torch.Tensor] | None = None,
+                   stale: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
     """Every group's observation of ``state``, each after its ``previous`` one (history).
 
     Groups are computed in config order, each drawing its noise (one draw over its noisy terms)
     from ``generator`` (None: clean). ``reset_ids``: envs whose episode starts now; their history is
-    refilled with this first observation."""
-    obs, terms = {}, {}  # terms: each term's value, computed once for all the groups that use it
+    refilled with this first observation. ``terms``: filled with each term's clean value. ``stale``:
+    term values of this step from before ``reset_ids`` were reset: only those envs' rows are
+    computed again (the same numbers as computing all rows)."""
+    obs = {}
+    terms = {} if terms is None else terms  # each term's value, computed once for all the groups that use it
+    stale_rows = None if stale is None or reset_ids is None else (stale, reset_ids)
     for name, group in groups.items():
-        value = group.compute(state, previous[name], generator, terms)
+        value = group.compute(state, previous[name], generator, terms, stale_rows)
         if reset_ids is not None:
             group.refill(value, reset_ids)
         obs[name] = value
