@@ -158,6 +158,8 @@ class RobotConfig:
                 raise ValueError(f"RobotConfig.{name}={value!r}: must be a number > 0")
         if self.base_init_height is not None and not (is_number(self.base_init_height) and self.base_init_height > 0):
             raise ValueError(f"RobotConfig.base_init_height={self.base_init_height!r}: must be a number > 0 (m), or None")
+        if not (isinstance(self.locked_joints, (list, tuple)) and all(isinstance(j, str) for j in self.locked_joints)):
+            raise ValueError(f"RobotConfig.locked_joints={self.locked_joints!r}: must be a list of joint names (empty: none)")
         if not os.path.isfile(self.mjcf_path):
             raise FileNotFoundError(f"RobotConfig.mjcf_path={self.mjcf_path!r}: no such file")
 

@@ -86,6 +86,9 @@ def test_locked_joints_bad_input_is_one_line(tmp_path):
     robot.locked_joints = ["left_elbow_joint", "left_thumb_joint"]
     with pytest.raises(ValueError, match=r"^RobotConfig\.locked_joints: \['left_thumb_joint'\] are not joints of .*g1\.xml"):
         build_model(robot, 0.005, False)
+    robot.locked_joints = "left_elbow_joint"
+    with pytest.raises(ValueError, match=r"^RobotConfig\.locked_joints='left_elbow_joint': must be a list of joint names"):
+        build_model(robot, 0.005, False)
     robot.locked_joints = ["left_knee_joint"]
     with pytest.raises(ValueError, match=r"^RobotConfig\.locked_joints: \['left_knee_joint'\] are also in joint_names"):
         build_model(robot, 0.005, False)
