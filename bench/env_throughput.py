@@ -90,6 +90,20 @@ def main() -> None:
         resets += int((env.episode_length_buf < before + args.steps).sum())
         bare_rates.append(bare_round())
     env_rate, bare_rate = statistics.median(env_rates), statistics.median(bare_rates)
+    # The height scan's share of an env step (terrain tasks whose groups read it): the term alone on
+    # the env's current state, against the step's time per policy step.
+    scan_share = None
+    if any("height_scan" in group.term_names for group in env.obs_groups.values()):
+        from legged_train.envs.legged.observations import height_scan
+
+        with torch.inference_mode():
+            height_scan(env)
+            synchronize()
+            start = time.perf_counter()
+            for _ in range(args.steps):
+                height_scan(env)
+            synchronize()
+        scan_share = round((time.perf_counter() - start) / args.steps / (args.num_envs / env_rate), 3)
     print(
         json.dumps(
             {
@@ -103,6 +117,7 @@ def main() -> None:
                 "ratio": round(env_rate / bare_rate, 3),
                 "target_ratio": 0.8 if device.type == "cuda" else 0.85,
                 "envs_reset_during_measurement": resets,
+                "height_scan_share_of_env_step": scan_share,
                 "rounds": args.rounds,
                 "steps_per_round": args.steps,
                 "torch_threads": torch.get_num_threads(),
