@@ -41,7 +41,7 @@ def on_rough_terrain(cfg: LeggedEnvConfig) -> LeggedEnvConfig:
     cfg.sim.full_body_contacts = True
     cfg.curriculum.terms["terrain_levels"] = {}
     # legged_gym's heading commands: robots walk straight once turned, so the level rule's distances
-    # mean something (under go1_flat's yaw-rate commands they walk in circles and are demoted).
+    # mean something (under go1_flat's yaw-rate commands they walk in circles, never far from the origin).
     cfg.commands.heading_command = True
     cfg.observations["critic"].terms += terrain_terms()
     return cfg
