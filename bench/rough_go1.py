@@ -188,6 +188,7 @@ def main() -> None:
     parser.add_argument("--student-minutes", type=float, default=15.0, help="distillation wall-clock of the student")
     parser.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES))
     parser.add_argument("--teacher-run", help="a go1_rough_teacher run folder (its latest checkpoint) for the student stage")
+    parser.add_argument("--rough-run", help="a go1_rough stage folder of this script whose final course the summary uses")
     parser.add_argument("--max-iterations", type=int, default=100_000, help="per stage")
     parser.add_argument("--eval-every", type=int, default=10, help="iterations between progress lines")
     parser.add_argument("--course-every-minutes", type=float, default=15.0, help="training minutes between courses")
@@ -216,6 +217,9 @@ def main() -> None:
         if "teacher" not in args.stages and os.path.exists(recorded):
             with open(recorded) as f:
                 courses["teacher"] = json.load(f)
+    if args.rough_run and "rough" not in args.stages:
+        with open(os.path.join(args.rough_run, "course_final.json")) as f:
+            courses["rough"] = json.load(f)
     for stage in [s for s in STAGES if s in args.stages]:
         if stage == "student":
             overrides, minutes = {**student_overrides, "teacher_checkpoint": teacher_checkpoint}, args.student_minutes
