@@ -132,6 +132,12 @@ def read_checkpoint_dict(path: str | os.PathLike, map_location: Any = None) -> d
         ) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as err:
         raise _corrupt(path, str(err).splitlines()[0] if str(err) else type(err).__name__) from None
+    except Exception:
+        # Anything but a zip archive (torch.save's format) reaches torch's old-format unpickler, which
+        # fails on random bytes in whatever way they lead it to (IndexError, KeyError...): damage.
+        if not zipfile.is_zipfile(path):
+            raise _corrupt(path, "not a torch checkpoint") from None
+        raise
     if not isinstance(checkpoint, dict):
         raise CheckpointError(f"checkpoint {path!r} holds a {type(checkpoint).__name__}, expected a dict")
     return checkpoint

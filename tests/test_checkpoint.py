@@ -166,3 +166,18 @@ def test_find_checkpoint_picks_latest_or_the_named_one(tmp_path):
         find_checkpoint(experiment, load_run="nope")
     with pytest.raises(CheckpointError, match="train first"):
         find_checkpoint(tmp_path / "empty")
+
+
+def test_random_bytes_are_always_a_corrupt_checkpoint(tmp_path):
+    """torch's old-format unpickler fails on random bytes in many ways (UnpicklingError, EOFError,
+    IndexError, KeyError...): every one reads as a corrupt checkpoint, never as a crash."""
+    import numpy as np
+
+    from legged_train.checkpoint import CorruptCheckpointError, read_checkpoint_dict
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "model_1.pt"
+    for _ in range(200):
+        path.write_bytes(rng.integers(0, 256, size=int(rng.integers(16, 4096)), dtype=np.uint8).tobytes())
+        with pytest.raises(CorruptCheckpointError):
+            read_checkpoint_dict(path)
