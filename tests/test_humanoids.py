@@ -109,7 +109,7 @@ def test_feet_distance_is_zero_apart_and_grows_as_feet_close_and_cross():
     env.reset()
     env.step(torch.zeros(3, env.num_actions))
     yaw = torch.tensor([0.0, math.pi / 2, -2.0])
-    env.heading_cos_sin = (torch.cos(yaw), torch.sin(yaw))
+    env.base_yaw = yaw
     left_axis = torch.stack((-torch.sin(yaw), torch.cos(yaw)), dim=1)  # the heading frame's y in the world
 
     def place(gap):  # left foot gap/2 to the left of the base, right foot gap/2 to its right

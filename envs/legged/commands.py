@@ -44,8 +44,7 @@ def steer_to_heading(env: LeggedVelocityEnv) -> None:
     commands are held (an evaluation sets them all)."""
     if not env.cfg.commands.heading_command or env.hold_commands:
         return
-    cos_yaw, sin_yaw = env.heading_cos_sin
-    error = env.command_heading - torch.atan2(sin_yaw, cos_yaw)
+    error = env.command_heading - env.base_yaw
     error = torch.atan2(torch.sin(error), torch.cos(error))  # wrapped into (-pi, pi]
     low, high = env.command_ranges["ang_vel_yaw"]
     yaw_rate = (env.cfg.commands.heading_stiffness * error).clamp(low, high)

@@ -35,7 +35,6 @@ from legged_train.envs.threads import torch_threads
 from legged_train.envs.vec_env import VecEnv
 
 
-
 class LeggedVelocityEnv(VecEnv):
     def __init__(self, cfg: LeggedEnvConfig, device: str | torch.device = "cpu", backend: PhysicsBackend | None = None):
         cfg.validate()  # also the term names and their parameters
@@ -261,7 +260,7 @@ class LeggedVelocityEnv(VecEnv):
         w, x, y, z = self.base_quat.unbind(1)
         yaw = torch.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
         cos_yaw, sin_yaw = torch.cos(yaw), torch.sin(yaw)
-        self.heading_cos_sin = (cos_yaw, sin_yaw)  # the base's heading (yaw) in the world
+        self.base_yaw = yaw  # rad, the base's heading in the world
         vx, vy = self.base_lin_vel_world[:, 0], self.base_lin_vel_world[:, 1]
         self.base_lin_vel_heading = torch.stack((cos_yaw * vx + sin_yaw * vy, -sin_yaw * vx + cos_yaw * vy), dim=1)
         self.joint_pos = qpos[:, self.joint_qpos_ids]

@@ -109,7 +109,7 @@ def feet_distance(env: LeggedVelocityEnv, min_distance: float = 0.15) -> torch.T
     """How much narrower than ``min_distance`` (m) the sideways gap between the left feet and the
     right feet is, in the heading frame (0 while it is wider): a biped's feet apart, and never crossed
     (crossed feet make the gap negative, which costs more still)."""
-    cos_yaw, sin_yaw = env.heading_cos_sin
+    cos_yaw, sin_yaw = torch.cos(env.base_yaw), torch.sin(env.base_yaw)
     lateral = -sin_yaw[:, None] * env.foot_pos[:, :, 0] + cos_yaw[:, None] * env.foot_pos[:, :, 1]  # (N, F) to the left
     far = torch.finfo(lateral.dtype).max
     left = torch.where(env.foot_is_left, lateral, far).min(dim=1).values
