@@ -95,6 +95,12 @@ class PhysicsBackend(ABC):
         for _, target, value in targets:
             target.copy_(value.to(target))
 
+    @abstractmethod
+    def rays(self, origins: torch.Tensor, directions: torch.Tensor, env_ids: torch.Tensor | None, geom_group: int) -> torch.Tensor:
+        """Cast rays in the envs ``env_ids`` (all: None): ``origins`` and unit ``directions`` (n, R, 3)
+        in the world frame. Returns (n, R) float32 distances to the first geom of ``geom_group`` hit,
+        -1 where a ray hits none (mj_ray's convention)."""
+
     def sensor(self, name: str) -> torch.Tensor:
         """A view of one sensor's columns of `sensordata`."""
         sensor = self.model.sensor(name)

@@ -21,6 +21,7 @@ class MjBatchBackend(PhysicsBackend):
         self.batch = Batch(model, num_envs, num_threads)
         self._fields: dict[str, torch.Tensor] = {}
         self._data_fields: dict[str, torch.Tensor] = {}
+        self._ray_buffers = None  # (points, directions, distances) of the last ray count used
         for name in ("qpos", "qvel", "ctrl", "sensordata", "actuator_force", "site_xpos", "site_xmat", "xpos", "xquat"):
             # torch.from_numpy shares memory: the tensors follow the simulation with no copy.
             setattr(self, name, torch.from_numpy(self.batch.bind(name)))
@@ -33,6 +34,22 @@ class MjBatchBackend(PhysicsBackend):
 
     def forward(self, env_ids: torch.Tensor | None = None) -> None:
         self.batch.forward(None if env_ids is None else self._ids(env_ids))
+
+    def rays(self, origins: torch.Tensor, directions: torch.Tensor, env_ids: torch.Tensor | None, geom_group: int) -> torch.Tensor:
+        num_rays = directions.shape[1]
+        if self._ray_buffers is None or self._ray_buffers[0].shape[1] != num_rays:
+            # mjbatch takes whole (num_sims, R, ...) arrays and fills the rows of `ids` only.
+            shape = (self.num_envs, num_rays)
+            self._ray_buffers = (np.zeros((*shape, 3), np.float32), np.zeros((*shape, 3), np.float32), np.zeros(shape, np.float32))
+        points, vectors, distances = self._ray_buffers
+        rows = slice(None) if env_ids is None else self._ids(env_ids)
+        points[rows] = origins.detach().cpu().numpy()
+        vectors[rows] = directions.detach().cpu().numpy()
+        mask = np.zeros(6, np.uint8)
+        mask[geom_group] = 1
+        self.batch.rays(points, vectors, distances, geomgroup=mask, flg_static=True,
+                        ids=None if env_ids is None else rows)
+        return torch.from_numpy(distances[rows].copy())
 
     def model_field(self, name: str) -> torch.Tensor:
         if name not in self._fields:

@@ -201,12 +201,14 @@ def _compile(spec: mujoco.MjSpec, path: str) -> mujoco.MjModel:
 
 
 def build_model(robot: RobotConfig, timestep: float, full_body_contacts: bool, terrain=None,
-                whole_body_sensors: bool = False) -> mujoco.MjModel:
+                whole_body_sensors: bool = False, depth_camera: bool = False) -> mujoco.MjModel:
     """Compile the robot into a model ready to simulate: see the module docstring for what is added,
     and for where the gains and the standing pose come from. ``terrain``: a built
     ``legged_train.envs.terrain.Terrain`` to stand on instead of the plane (None: the plane).
     ``whole_body_sensors``: also the ANGULAR_MOMENTUM and SELF_CONTACTS sensors (off: they cost a
-    subtree-velocity pass and a contact scan every step, and only some reward terms read them)."""
+    subtree-velocity pass and a contact scan every step, and only some reward terms read them).
+    ``depth_camera``: the robot's geoms leave geom group 0, which the depth camera's rays see
+    (``envs/sensors/depth_camera.py``), for group 1 (drawn as before)."""
     robot.validate()
     path = robot.mjcf_path
     spec = load_spec(path)
@@ -255,6 +257,12 @@ def build_model(robot: RobotConfig, timestep: float, full_body_contacts: bool, t
 
     if not any(g.type == mujoco.mjtGeom.mjGEOM_PLANE for g in spec.geoms):
         spec.worldbody.add_geom(name="floor", type=mujoco.mjtGeom.mjGEOM_PLANE, size=[0, 0, 0.05], contype=1, conaffinity=3)
+    if depth_camera:
+        from legged_train.envs.sensors.config import ROBOT_GEOM_GROUP, WORLD_GEOM_GROUP
+
+        for geom in spec.geoms:
+            if geom.parent.name != "world" and geom.group == WORLD_GEOM_GROUP:
+                geom.group = ROBOT_GEOM_GROUP
     if not full_body_contacts:
         for geom in other_robot_geoms:
             geom.contype = geom.conaffinity = 0

@@ -148,6 +148,28 @@ class WarpBackend(PhysicsBackend):
     def expanded_model_fields(self) -> dict[str, torch.Tensor]:
         return dict(self._fields)
 
+    def rays(self, origins: torch.Tensor, directions: torch.Tensor, env_ids: torch.Tensor | None, geom_group: int) -> torch.Tensor:
+        wp = self.wp
+        num_rays = directions.shape[1]
+        if env_ids is not None:  # MuJoCo Warp casts every world's rays: the others cast from where they are
+            full_origins = torch.zeros(self.num_envs, num_rays, 3, device=self.device)
+            full_directions = torch.zeros(self.num_envs, num_rays, 3, device=self.device)
+            full_directions[..., 2] = -1.0
+            ids = env_ids.to(self.device)
+            full_origins[ids], full_directions[ids] = origins.to(self.device, torch.float32), directions.to(self.device, torch.float32)
+            origins, directions = full_origins, full_directions
+        with wp.ScopedDevice(self.wp_device):
+            points = wp.from_torch(origins.to(self.device, torch.float32).contiguous(), dtype=wp.vec3)
+            vectors = wp.from_torch(directions.to(self.device, torch.float32).contiguous(), dtype=wp.vec3)
+            distances = wp.zeros((self.num_envs, num_rays), dtype=float)
+            geom_ids = wp.zeros((self.num_envs, num_rays), dtype=int)
+            normals = wp.zeros((self.num_envs, num_rays), dtype=wp.vec3)
+            no_body = wp.full(num_rays, -1, dtype=int)
+            groups = self.mjw._src.types.vec6(*[1.0 if g == geom_group else 0.0 for g in range(6)])
+            self.mjw.rays(self.wmodel, self.wdata, points, vectors, groups, True, no_body, distances, geom_ids, normals)
+        result = wp.to_torch(distances)
+        return result if env_ids is None else result[env_ids.to(self.device)]
+
     # ---------------------------------------------------------------------------- internals
 
     def _select(self, env_ids: torch.Tensor) -> None:

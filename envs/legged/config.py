@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from legged_train.envs.legged import legacy
 from legged_train.envs.legged.gaits import validate_gait
 from legged_train.envs.robot import RobotConfig
+from legged_train.envs.sensors.config import DepthCameraConfig
 from legged_train.envs.terrain.config import TerrainConfig
 
 
@@ -234,6 +235,9 @@ class LeggedEnvConfig:
     # (envs/terrain/). All envs share one terrain and start on its tiles' centres.
     terrain: TerrainConfig = field(default_factory=TerrainConfig)
     height_scan: HeightScanConfig = field(default_factory=HeightScanConfig)
+    # A depth camera on every robot (envs/sensors/depth_camera.py), off by default; groups read it
+    # through the `depth_image` term.
+    depth_camera: DepthCameraConfig = field(default_factory=DepthCameraConfig)
     # Observation groups by name, each an ordered list of terms of envs/legged/observations.py. `policy` is
     # what the actor sees (required); `critic` (optional) is the privileged group of an asymmetric
     # critic; a task may add others (teacher, student, amp...). See default_observations().
@@ -299,6 +303,11 @@ class LeggedEnvConfig:
         for name in ("base_com_offset", "push_max_vel", "init_joint_pos_noise", "init_base_vel_noise"):
             number(f"domain_rand.{name}", 0, "must be >= 0")
         number("domain_rand.push_interval", 0, "must be >= 0 (0 disables)")
+        need(isinstance(self.depth_camera, DepthCameraConfig), "depth_camera", self.depth_camera, "must be a DepthCameraConfig")
+        try:
+            self.depth_camera.validate()
+        except ValueError as error:  # its message names "DepthCameraConfig.<field>": name it from here
+            raise ValueError(f"LeggedEnvConfig.depth_camera.{str(error).removeprefix('DepthCameraConfig.')}") from None
         self._validate_observations(need)
         self._validate_terrain(need)
         self.robot.validate()
@@ -398,6 +407,10 @@ class LeggedEnvConfig:
                     need(_is_number(term.noise) and term.noise >= 0, f"{where}.noise", term.noise,
                          "must be >= 0 (a uniform half-width) or None")
                 need(_is_number(term.scale), f"{where}.scale", term.scale, "must be a finite number")
+                need(term.name != "depth_image" or self.depth_camera.enabled, f"{where}.name", term.name,
+                     "needs the depth camera: set LeggedEnvConfig.depth_camera.enabled=true")
+                need(term.name != "depth_image" or term.noise == 0.0, f"{where}.noise", term.noise,
+                     "must be 0 for an image term: the camera's own model adds its noise (depth_camera.noise)")
 
     @staticmethod
     def upgrade_overrides(overrides: dict) -> dict:

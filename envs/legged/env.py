@@ -45,7 +45,8 @@ class LeggedVelocityEnv(VecEnv):
         # A pure function of cfg.terrain (seed included): play and resume rebuild the same ground.
         self.terrain = build_terrain(cfg.terrain)  # None: the plane
         whole_body = any(cfg.rewards.weights.get(name, 0.0) != 0.0 for name in rewards.NEEDS_WHOLE_BODY_SENSORS)
-        self.mj_model = build_model(robot, cfg.sim.timestep, cfg.sim.full_body_contacts, self.terrain, whole_body_sensors=whole_body)
+        self.mj_model = build_model(robot, cfg.sim.timestep, cfg.sim.full_body_contacts, self.terrain, whole_body_sensors=whole_body,
+                                    depth_camera=cfg.depth_camera.enabled)
         self.sim = backend or make_backend(self.mj_model, cfg.num_envs, cfg.sim, self.device)
         self.step_dt = cfg.sim.timestep * cfg.sim.substeps
         self.max_episode_length = math.ceil(cfg.episode_length_s / self.step_dt)
@@ -68,6 +69,7 @@ class LeggedVelocityEnv(VecEnv):
         self._index_model()
         self._allocate_buffers()
         self._set_up_terrain()
+        self._set_up_camera()
         self._update_state()  # a state to evaluate each observation term on once, for its width
         self._build_observation_groups()
         self.reset()
@@ -179,6 +181,26 @@ class LeggedVelocityEnv(VecEnv):
         self.terrain_type_envs = {name: torch.as_tensor(types == name, device=self.device)
                                   for name in dict.fromkeys(self.terrain.tile_types)}
 
+    def _set_up_camera(self) -> None:
+        """The depth camera (``envs/sensors/depth_camera.py``) when ``cfg.depth_camera`` is enabled, else None."""
+        cfg = self.cfg.depth_camera
+        self.depth_camera = None
+        if not cfg.enabled:
+            return
+        from legged_train.envs.sensors.depth_camera import DepthCamera
+
+        body = cfg.body or self.cfg.robot.base_body
+        bodies = [self.mj_model.body(i).name for i in range(1, self.mj_model.nbody)]
+        if body not in bodies:
+            raise ValueError(f"LeggedEnvConfig.depth_camera.body={cfg.body!r}: is not a body of the robot "
+                             f"({self.cfg.robot.mjcf_path}); it has {bodies}")
+        self.depth_camera = DepthCamera(cfg, self.sim, self.mj_model.body(body).id, self.step_dt, self.generator)
+
+    @property
+    def depth_image(self) -> torch.Tensor | None:
+        """(N, 1, H, W) what the depth camera shows now, in [0, 1] (the ``depth_image`` term); None without one."""
+        return None if self.depth_camera is None else self.depth_camera.normalized_image()
+
     def _build_observation_groups(self) -> None:
         self.obs_groups = build_groups(self.cfg, self)
         # Each group's current observation (stacked, with history): what get_observations returns.
@@ -210,6 +232,8 @@ class LeggedVelocityEnv(VecEnv):
         commands.resample_on_timer(self)
         commands.steer_to_heading(self)
         events.push_robots(self)
+        if self.depth_camera is not None:
+            self.depth_camera.step(self.common_step_counter, self.cfg.noise.enabled)
 
         terms: dict[str, torch.Tensor] = {}
         obs = self._compute_observations(terms=terms)
@@ -226,6 +250,8 @@ class LeggedVelocityEnv(VecEnv):
                 function(self, done_ids, **params)
             self.reset_idx(done_ids)
             self._update_state()  # the reset envs' state is new; the others' reads the same again
+            if self.depth_camera is not None:  # their first view of the new episode, at once
+                self.depth_camera.reset(done_ids, self.common_step_counter, self.cfg.noise.enabled)
             commands.steer_to_heading(self)  # the reset envs' new headings (the others' yaw rates are unchanged)
             # Again from the previous step's history (self.obs_bufs), so no env's history moves twice;
             # only the reset envs' terms are computed again, everyone's noise is drawn again.
@@ -364,6 +390,11 @@ class LeggedVelocityEnv(VecEnv):
         columns. Terms with a scale other than 1 are scaled (``deployment_info()`` lists the scales)."""
         return {name: list(zip(group.term_names, group.widths)) for name, group in self.obs_groups.items()}
 
+    def observation_image_shapes(self) -> dict[str, dict[str, tuple[int, int, int]]]:
+        """``{group: {term: (C, H, W)}}`` for the image terms (``depth_image``): each is flattened,
+        row-major, into its block of ``observation_layout()``; groups without images are left out."""
+        return {name: dict(group.image_shapes) for name, group in self.obs_groups.items() if group.image_shapes}
+
     def observation_history(self) -> dict[str, int]:
         """``{group: H}``: how many steps each group stacks (1 = the current step only)."""
         return {name: group.history_length for name, group in self.obs_groups.items()}
@@ -387,6 +418,8 @@ class LeggedVelocityEnv(VecEnv):
             env_ids = torch.arange(self.num_envs, device=self.device)
             self.reset_idx(env_ids)
             self._update_state()
+            if self.depth_camera is not None:
+                self.depth_camera.reset(env_ids, self.common_step_counter, self.cfg.noise.enabled)
             self.obs_bufs = self._compute_observations(reset_ids=env_ids)
         return self.get_observations()
 

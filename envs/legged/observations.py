@@ -162,6 +162,13 @@ def foot_terrain_height(state) -> torch.Tensor:
     return base_z.expand(-1, state.foot_pos.shape[1]) if state.foot_ground is None else base_z - state.foot_ground
 
 
+def depth_image(state) -> torch.Tensor:
+    """(N, 1, H, W) the depth camera's image (``envs/sensors/depth_camera.py``), scaled to [0, 1]:
+    (depth - near) / (far - near), a lost pixel 0; latency and noise as configured. An image term:
+    its group's vector holds it flattened (``ObservationGroup.image_shapes``)."""
+    return state.depth_image
+
+
 def feet_air_time(state) -> torch.Tensor:
     """(N, F) s since each foot left the ground (zero in stance)."""
     return state.feet_air_time
@@ -214,6 +221,7 @@ OBSERVATION_TERMS: dict[str, Callable[[Any], torch.Tensor]] = {
         feet_air_time,
         height_scan,
         foot_terrain_height,
+        depth_image,
         friction,
         added_base_mass,
         base_com_offset,
@@ -241,7 +249,7 @@ def quat_rotate_inverse(quat: torch.Tensor, vec: torch.Tensor) -> torch.Tensor:
 # per-env state missing here gets all rows and fails the shape check in ``ObservationGroup.compute``.
 PER_ENV_STATE = frozenset({
     "actions", "added_base_mass", "base_ang_vel", "base_com_offset", "base_height", "base_lin_vel", "base_pos",
-    "base_quat", "commands", "feet_air_time", "foot_contact", "foot_force", "foot_ground", "foot_height", "foot_pos",
+    "base_quat", "commands", "depth_image", "feet_air_time", "foot_contact", "foot_force", "foot_ground", "foot_height", "foot_pos",
     "friction_coeff", "gait_phase", "is_moving_command", "joint_pos", "joint_vel", "motor_strength",
     "projected_gravity", "push_vel",
 })
@@ -287,11 +295,16 @@ class ObservationGroup:
         self.history_length = history_length
         values = [function(state) for function in self.functions]
         rows = values[0].shape[0] if isinstance(values[0], torch.Tensor) and values[0].dim() > 0 else None
+        # Image terms ((N, H, W) or (N, C, H, W)): flattened into the vector, their (C, H, W) kept here.
+        self.image_shapes: dict[str, tuple[int, int, int]] = {}
         for term_name, value in zip(self.term_names, values):
-            if not (isinstance(value, torch.Tensor) and value.dim() == 2 and value.is_floating_point() and value.shape[0] == rows):
+            if not (isinstance(value, torch.Tensor) and 2 <= value.dim() <= 4 and value.is_floating_point() and value.shape[0] == rows):
                 got = f"shape {tuple(value.shape)}, {value.dtype}" if isinstance(value, torch.Tensor) else type(value).__name__
-                raise ValueError(f"observation term {term_name!r} (group {name!r}) returned {got}; expected a float tensor (num_envs, width)")
-        self.widths = [value.shape[1] for value in values]
+                raise ValueError(f"observation term {term_name!r} (group {name!r}) returned {got}; expected a float tensor "
+                                 "(num_envs, width), or an image (num_envs, H, W) or (num_envs, C, H, W)")
+            if value.dim() > 2:
+                self.image_shapes[term_name] = tuple((1, *value.shape[1:]) if value.dim() == 3 else value.shape[1:])
+        self.widths = [math.prod(value.shape[1:]) for value in values]
         self.width = sum(self.widths)  # one step
         self.stacked_width = self.width * history_length
         device = value.device
@@ -346,13 +359,15 @@ class ObservationGroup:
                 if stale is not None and name in stale[0]:
                     earlier, ids = stale
                     value = earlier[name].clone()
-                    rows = function(EnvRows(state, ids))
+                    rows = function(EnvRows(state, ids)).flatten(1)
                     if rows.shape != (len(ids), value.shape[1]):
                         raise RuntimeError(f"observation term {name!r} gave shape {tuple(rows.shape)} for {len(ids)} envs: "
                                            "it reads per-env state missing from observations.PER_ENV_STATE")
                     value[ids] = rows
                 else:
                     value = function(state)
+                if name in self.image_shapes:
+                    value = value.flatten(1)
                 cache[name] = value
             values.append(value)
         if self.history_length > 1:

@@ -37,6 +37,8 @@ def env_state(env: LeggedVelocityEnv) -> dict:
         # Each env's tile (the terrain itself is rebuilt from the config); only on a terrain.
         **({"terrain": {"levels": env.terrain_levels.cpu().clone(), "origins": env.env_origins.cpu().clone()}}
            if env.terrain is not None else {}),
+        # The depth camera's queue of images (latency); only with a camera.
+        **({"camera": env.depth_camera.state_dict()} if env.depth_camera is not None else {}),
         # Each env's commanded heading; only with heading commands.
         **({"heading": {"target": env.command_heading.cpu().clone(), "steering": env.command_steering.cpu().clone()}}
            if env.cfg.commands.heading_command else {}),
@@ -74,3 +76,5 @@ def load_env_state(env: LeggedVelocityEnv, state: dict) -> None:
     if env.cfg.commands.heading_command and "heading" in state:
         env.command_heading = state["heading"]["target"].to(env.device, torch.float32).clone()
         env.command_steering = state["heading"]["steering"].to(env.device, torch.bool).clone()
+    if env.depth_camera is not None and "camera" in state:
+        env.depth_camera.load_state_dict(state["camera"])
