@@ -5,13 +5,18 @@ asks whether a policy gets across each kind of terrain. It is fixed: its own see
 run's), the sub-terrains' default parameters (``SubTerrainParams()``), the same for every run, so
 figures compare across runs and tasks (a flat-ground policy can take it too).
 
-- The terrain: one tile column per sub-terrain type (``SUB_TERRAIN_TYPES``), one row per difficulty
-  bin; with ``bins`` = 4 the difficulties are 0.2, 0.4, 0.6, 0.8 (``(i + 1) / (bins + 1)``: evenly
-  inside (0, 1), within the training terrain's 0 .. 0.9). Tiles of 8 m, 0.05 m cells.
+- The terrain: one tile column per sub-terrain type (``SUB_TERRAIN_TYPES``: flat, rough, slope
+  up/down, stairs up/down, discrete obstacles, stepping stones, gaps, hurdles, boxes), one row per
+  difficulty bin; with ``bins`` = 4 the difficulties are 0.2, 0.4, 0.6, 0.8 (``(i + 1) / (bins + 1)``:
+  evenly inside (0, 1), within the training terrain's 0 .. 0.9). Tiles of 8 m, 0.05 m cells. Type k
+  is column k and a tile's random draws are seeded by (seed, level, column), so a type appended to
+  SUB_TERRAIN_TYPES adds a column and leaves every earlier column's tiles bit-identical (hurdles and
+  boxes, issue 24, came that way: the first nine columns are those of issue 21's figures).
 - ``envs_per_cell`` robots per (type, difficulty) start at the tile's centre, on nominal physics
   (no randomization or pushes; sensing noise as in training), curriculum off, facing along a tile
   axis (+x, +y, -x, -y in turn): 4 m ahead is then the tile's edge, so a robot that succeeds has
-  crossed the whole slope, the whole flight of stairs or the whole gap ring of its tile.
+  crossed the whole slope, the whole flight of stairs, the whole gap ring, every hurdle or the
+  whole box (up and down again) of its tile.
 - A command of ``speed`` m/s forward held for ``duration_s`` (10 s); deterministic actions.
 
 Per type and difficulty:

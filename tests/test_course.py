@@ -28,7 +28,7 @@ def flat_env():
 def test_the_course_covers_every_type_and_bin_from_tile_centres_facing_the_tile_axes(flat_env):
     course = CourseConfig()
     env = make_course_env(flat_env, course)
-    assert env.num_envs == 9 * 4 * 8 and flat_env.terrain is None  # the original env is untouched
+    assert env.num_envs == len(SUB_TERRAIN_TYPES) * 4 * 8 and flat_env.terrain is None  # the original env is untouched
     assert env.curriculum_terms == {} and not env.cfg.domain_rand.enabled
     cells = {}
     for e, (name, d) in enumerate(zip(env.course_types, env.course_difficulty.tolist())):

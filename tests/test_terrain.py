@@ -252,14 +252,15 @@ def test_lookup_never_reads_below_the_surface_at_a_tall_obstacles_edge():
 def test_env_origins_spread_envs_over_columns_and_low_levels():
     terrain = build_terrain(small_config(num_rows=3))
     generator = torch.Generator().manual_seed(0)
-    origins, levels, columns = env_origins(45, 1, terrain, generator)
-    assert torch.equal(columns, torch.arange(45) // 5)  # 9 columns, 5 envs each, in index order
+    num_envs = 5 * terrain.num_cols
+    origins, levels, columns = env_origins(num_envs, 1, terrain, generator)
+    assert torch.equal(columns, torch.arange(num_envs) // 5)  # 5 envs per column, in index order
     assert set(levels.tolist()) == {0, 1}
     assert torch.equal(origins, torch.as_tensor(terrain.tile_origins)[levels, columns])
-    again = env_origins(45, 1, terrain, torch.Generator().manual_seed(0))
+    again = env_origins(num_envs, 1, terrain, torch.Generator().manual_seed(0))
     assert torch.equal(again[1], levels)
     with pytest.raises(ValueError, match=r"^max_init_level=3: the terrain has only 3 levels"):
-        env_origins(45, 3, terrain, generator)
+        env_origins(num_envs, 3, terrain, generator)
 
 
 # -------------------------------------------------------------------------- heightmap files

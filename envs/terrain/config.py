@@ -3,7 +3,9 @@
 Numbers follow legged_gym (`utils/terrain.py`) and Isaac Lab (`terrains/config/rough.py`): 10
 difficulty levels x 20 tiles of 8 m, a 25 m border, 5 mm vertical resolution, legged_gym's mix of
 sub-terrains and its parameter ranges. One deliberate difference, the cell size: 0.05 m instead of
-0.1 m (see ``TerrainConfig.horizontal_scale``).
+0.1 m (see ``TerrainConfig.horizontal_scale``). Two types are our own, obstacles a robot must see to
+cross well (issue 24): ``hurdles`` (thin bars to step over) and ``boxes`` (a box to climb onto and
+step down from), sized for a Go1 (see ``SubTerrainParams``); they are not in the default mix.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ TERRAIN_KINDS = ("plane", "generated", "file")
 # Sub-terrain types. "up" and "down" are seen from the robot, which starts on the tile's central
 # platform and walks out: on slope_up / stairs_up the centre is a pit and it climbs, on slope_down /
 # stairs_down the centre is a summit and it descends (legged_gym's and Isaac Lab's "inverted" pyramids
-# are the "up" ones here).
+# are the "up" ones here). New types go at the end: a tile's random draws are seeded by its column, and
+# the evaluation course gives type k column k, so appending keeps every existing tile bit-identical.
 SUB_TERRAIN_TYPES = ("flat", "rough", "slope_up", "slope_down", "stairs_up", "stairs_down",
-                     "discrete", "stepping_stones", "gaps")
+                     "discrete", "stepping_stones", "gaps", "hurdles", "boxes")
 
 
 def default_proportions() -> dict[str, float]:
@@ -52,10 +55,39 @@ class SubTerrainParams:
     num_obstacles: int = 20
     stone_size: tuple[float, float] = (1.575, 0.075)  # m, Range (legged_gym: 1.5 (1.05 - d))
     stone_distance: tuple[float, float] = (0.05, 0.1)  # m, Range: the gap between stones
+    # legged_gym's gap, kept as it is (the course's gaps column must stay comparable across runs). For
+    # a Go1 its top is out of reach: a walking Go1 steps across about 0.2-0.3 m (a foot reaches ~0.25 m
+    # past its hip), and Robot Parkour's Go1/A1 leap 0.6 m; the course's bins ask 0.2-0.8 m.
     gap_width: tuple[float, float] = (0.0, 1.0)  # m, Range (legged_gym: 1.0 d)
     # Floor of gaps and of the pits between stepping stones: deep enough that a foot in it is a fall,
     # and a real floor, so a height scan over a gap reads a drop (Isaac Lab #5137 reads a wall).
     pit_depth: float = 1.0  # m
+    # Obstacles for a Go1 (go1.xml: thigh and calf 0.213 m each, hips 0.376 m apart front to back,
+    # trunk at 0.29 m with a 0.057 m half-height, so its belly is ~0.23 m up). Both are square rings
+    # around the platform: whichever of the 4 headings the robot walks out along, it meets them.
+    # hurdles: bars of hurdle_height(d), hurdle_thickness thick (at half height; the risers add one
+    # cell ramp each side), every hurdle_spacing m, the first half a spacing out from the platform.
+    # 5 cm is a kerb; 25 cm is the belly's height, so the top bars need the knees folded high and the
+    # body raised (Extreme Parkour's A1 jumps hurdles of 0.1 + 0.1 d .. 0.15 + 0.25 d m, up to 0.4 m).
+    # 0.1 m thick = 2 cells, a bar with a flat top a foot cannot stand on well (Extreme Parkour:
+    # 0.1-0.4 m); with its risers it is 0.15 m wide, so the 0.1 m height scan always has a point on
+    # it reading at least half its height. 1 m apart (Extreme Parkour: 1.2-2.2 m, for jumps): 0.9 m
+    # of flat ground, two trot strides at 0.8 m/s, to land and set up the next. On an 8 m tile with
+    # the 3 m platform the bars stand 2.0-2.15 and 3.0-3.15 m from the centre (risers included),
+    # both crossed by the 4 m where the course counts success.
+    hurdle_height: tuple[float, float] = (0.05, 0.25)  # m, Range
+    hurdle_thickness: float = 0.1  # m, at least 2 cells (one cell would be a ridge with no top)
+    hurdle_spacing: float = 1.0  # m, bar to bar
+    # boxes: a raised ring of box_height(d), from box_distance past the platform's edge, box_depth
+    # deep along the walking direction. 5-25 cm as legged_gym's discrete obstacles and the top of its
+    # stairs (0.23 m): what a walking Go1 climbs with a foot lifted to near its hip; Robot Parkour's
+    # climbing skill reaches 0.4 m. 1 m deep, over twice the Go1's hip-to-hip 0.376 m: all four feet
+    # stand on top before it steps down (a box, not a stride over a step). 0.5 m from the platform:
+    # on an 8 m tile the box spans 2.0-3.05 m from the centre (risers included), so a base at 4 m (the
+    # course's success) has climbed up and stepped down, its hind feet (~0.2 m behind it) back down.
+    box_height: tuple[float, float] = (0.05, 0.25)  # m, Range
+    box_depth: float = 1.0  # m
+    box_distance: float = 0.5  # m, flat ground between the platform and the box
 
     @staticmethod
     def at(value: tuple[float, float], difficulty: float) -> float:
@@ -63,7 +95,8 @@ class SubTerrainParams:
         return float(value[0] + (value[1] - value[0]) * difficulty)
 
 
-RANGES = ("rough_height", "slope", "step_height", "obstacle_height", "stone_size", "stone_distance", "gap_width")
+RANGES = ("rough_height", "slope", "step_height", "obstacle_height", "stone_size", "stone_distance", "gap_width",
+          "hurdle_height", "box_height")
 
 
 @dataclass
@@ -189,10 +222,37 @@ class TerrainConfig:
             need(min(getattr(p, name)) >= 0, f"params.{name}", getattr(p, name), "must be >= 0")
         need(p.obstacle_size[0] <= p.obstacle_size[1], "params.obstacle_size", p.obstacle_size, "must be (low, high) with low <= high")
         need(max(p.slope) < math.pi / 2, "params.slope", p.slope, "must be < pi/2 rad")
-        for name in ("rough_cell", "step_width", "pit_depth"):
+        for name in ("rough_cell", "step_width", "pit_depth", "hurdle_thickness", "hurdle_spacing", "box_depth"):
             number(f"params.{name}", getattr(p, name), lambda v: v > 0, "must be > 0 (m)")
+        number("params.box_distance", p.box_distance, lambda v: v >= 0, "must be >= 0 (m)")
         number("params.platform_size", p.platform_size, lambda v: 0 <= v <= self.tile_size, f"must be in [0, tile_size={self.tile_size}] (m)")
         need(isinstance(p.num_obstacles, numbers.Integral) and p.num_obstacles >= 0, "params.num_obstacles", p.num_obstacles, "must be an int >= 0")
+        self._validate_obstacles(need)
+
+    def _validate_obstacles(self, need) -> None:
+        """Hurdles and boxes in whole cells, as generator.py lays them (distances from the centre
+        rounded to cells). Whether they fit the tile is checked only for a type with a share: a
+        4 m tile that never holds boxes need not fit one."""
+        p, h = self.params, self.horizontal_scale
+
+        def cells(metres: float) -> int:  # TileGrid.cells' rounding
+            return int(round(metres / h))
+
+        need(cells(p.hurdle_thickness) >= 2, "params.hurdle_thickness", p.hurdle_thickness,
+             f"must be >= 2 cells of horizontal_scale={h} m: a one-cell bar is a ridge with no top")
+        need(cells(p.hurdle_spacing) - cells(p.hurdle_thickness) >= 2, "params.hurdle_spacing", p.hurdle_spacing,
+             f"must leave >= 2 cells of horizontal_scale={h} m of ground between bars of hurdle_thickness={p.hurdle_thickness} m")
+        half, platform = int(round(self.tile_size / h)) // 2, cells(p.platform_size) // 2
+        if self.proportions.get("hurdles", 0) > 0:
+            end = platform + cells(p.hurdle_spacing / 2) + cells(p.hurdle_thickness)
+            need(end <= half - 1, "params.hurdle_spacing", p.hurdle_spacing,
+                 f"puts the first bar {end * h:.2f} m out, past the tile's edge (tile_size/2={self.tile_size / 2} m): "
+                 "lower it, hurdle_thickness or platform_size")
+        if self.proportions.get("boxes", 0) > 0:
+            end = platform + cells(p.box_distance) + cells(p.box_depth)
+            need(end <= half, "params.box_depth", p.box_depth,
+                 f"puts the box's far edge {end * h:.2f} m out, past the tile's edge (tile_size/2={self.tile_size / 2} m): "
+                 "lower it, box_distance or platform_size")
 
     def _validate_file(self, need, number, pair) -> None:
         f = self.file

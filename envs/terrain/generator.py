@@ -135,8 +135,35 @@ def gaps(difficulty, rng, grid, params):
     return out
 
 
+def hurdles(difficulty, rng, grid, params):
+    """Square rings of bars hurdle_height(d) tall and hurdle_thickness thick, hurdle_spacing apart,
+    the first half a spacing out from the platform; flat ground between them. Only whole bars: one
+    that would reach the tile's outermost ring is left out (that ring exists on the -x and -y sides
+    only, so a bar there would be thinner on two sides than on the others)."""
+    height = params.at(params.hurdle_height, difficulty)
+    pitch, thickness = grid.cells(params.hurdle_spacing), grid.cells(params.hurdle_thickness)
+    first = grid.cells(params.platform_size) // 2 + grid.cells(params.hurdle_spacing / 2)
+    # Rings first+1 .. first+thickness are bar 0 (gaps' convention: ring `first` is still ground).
+    along = grid.ring - first - 1  # cells past the first bar's inner edge
+    into_bar = along % pitch
+    whole = along - into_bar + first + thickness <= grid.n // 2 - 1  # the bar's last ring, inside
+    out = np.zeros((grid.n, grid.n))
+    out[(along >= 0) & (into_bar < thickness) & whole] = height
+    return out
+
+
+def boxes(difficulty, rng, grid, params):
+    """A square ring box_height(d) high and box_depth deep, box_distance out from the platform: the
+    robot climbs onto it and steps down from it again."""
+    start = grid.cells(params.platform_size) // 2 + grid.cells(params.box_distance)
+    out = np.zeros((grid.n, grid.n))
+    out[(grid.ring > start) & (grid.ring <= start + grid.cells(params.box_depth))] = params.at(params.box_height, difficulty)
+    return out
+
+
+# In SUB_TERRAIN_TYPES' order.
 SUB_TERRAINS = {f.__name__: f for f in (flat, rough, slope_up, slope_down, stairs_up, stairs_down,
-                                         discrete, stepping_stones, gaps)}
+                                         discrete, stepping_stones, gaps, hurdles, boxes)}
 
 
 # ---------------------------------------------------------------------------------- terrain
