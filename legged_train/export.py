@@ -4,6 +4,8 @@ envs the joint order, default pose, action scale and PD gains (``env.deployment_
 
 A recurrent policy is exported with its hidden state as explicit input and output:
 ``obs, h_in -> actions, h_out`` (GRU) or ``obs, h_in, c_in -> actions, h_out, c_out`` (LSTM).
+A policy that reads images (``image_layout``, e.g. ``ImageRecurrentActor``) still takes the flat
+``obs`` the env gives; the JSON's ``image_inputs`` says which columns hold which image.
 """
 
 from __future__ import annotations
@@ -49,7 +51,9 @@ def export_policy(policy_module, num_obs: int, export_dir: str, info: dict) -> d
     }
     if getattr(module, "is_recurrent", False):
         return _export_recurrent_policy(module, num_obs, paths, info)
-    example = torch.zeros(1, num_obs)
+    # A batch of 2, not 1: torch.export would fix a dimension of size 1 to a constant (an image
+    # network's reshapes of obs into images do).
+    example = torch.zeros(2, num_obs)
     with torch.no_grad():
         example_actions = module(example)
         torch.jit.trace(module, example).save(paths["torchscript"])
@@ -71,11 +75,40 @@ def export_policy(policy_module, num_obs: int, export_dir: str, info: dict) -> d
         "outputs": {"actions": [None, *example_actions.shape[1:]]},
         "output_dtype": str(example_actions.dtype).removeprefix("torch."),
         "normalization": "feed raw observations: any observation normalization is inside the exported graph",
+        **image_fields(module, info),
         "files": {name: os.path.basename(path) for name, path in paths.items() if name != "info"},
     }
     with open(paths["info"], "w", encoding="utf-8") as file:
         json.dump(info, file, indent=2)
     return paths
+
+
+def image_fields(module, info: dict) -> dict:
+    """Deployment fields of a policy that reads images (``module.image_layout``): where each image
+    lies in ``obs`` and what its pixels are; {} for a policy of flat vectors.
+
+    Term names come from ``info["observation_layout"]`` (the group's one-step ``[(term, width), ...]``)
+    when it is there."""
+    layout = getattr(module, "image_layout", None)
+    if not layout:
+        return {}
+    term_at, column = {}, 0
+    for term, width in info.get("observation_layout", []):
+        term_at[column] = term
+        column += int(width)
+    images = [
+        {"term": term_at.get(start), "start": start, "end": start + c * h * w, "shape": [c, h, w]}
+        for start, (c, h, w) in layout
+    ]
+    return {
+        "image_inputs": images,
+        "image_format": (
+            "each image is obs[:, start:end], float32, flattened row-major from shape (C, H, W) (channel, then row, "
+            "then column); its pixels are the env's observation term with its scale applied (observation_scales): "
+            "for a depth camera the env's scaled depth, about 0 to 1; feed them as they are (the graph does not "
+            "normalize images)"
+        ),
+    }
 
 
 def _export_recurrent_policy(module, num_obs: int, paths: dict[str, str], info: dict) -> dict[str, str]:
@@ -110,6 +143,7 @@ def _export_recurrent_policy(module, num_obs: int, paths: dict[str, str], info: 
         "outputs": {"actions": [None, *example_actions.shape[1:]], **{f"{name}_out": state_shape for name in names}},
         "output_dtype": str(example_actions.dtype).removeprefix("torch."),
         "normalization": "feed raw observations: any observation normalization is inside the exported graph",
+        **image_fields(module, info),
         "recurrent": {
             "rnn_type": module.rnn_type,
             "num_layers": num_layers,

@@ -249,6 +249,7 @@ class _RecurrentNetwork(ObservationNormalizing):
         hidden_dims: list[int] | tuple[int, ...],
         activation: str,
         obs_normalization: bool,
+        rnn_input_dim: int | None = None,
     ):
         if rnn_type not in RNN_TYPES:
             raise ValueError(f"rnn_type={rnn_type!r} is not supported; allowed: {', '.join(map(repr, RNN_TYPES))}")
@@ -258,7 +259,10 @@ class _RecurrentNetwork(ObservationNormalizing):
         super().__init__(num_obs, obs_normalization)
         self.rnn_type = rnn_type
         # Sequence-first layout (time, batch, features): one rollout step is a sequence of length 1.
-        self.rnn = (nn.GRU if rnn_type == "gru" else nn.LSTM)(num_obs, rnn_hidden_dim, rnn_num_layers)
+        # rnn_input_dim: the width of _features' output when a subclass reads more than normalized
+        # observations (image networks: the vector columns and the images' latents).
+        input_dim = num_obs if rnn_input_dim is None else rnn_input_dim
+        self.rnn = (nn.GRU if rnn_type == "gru" else nn.LSTM)(input_dim, rnn_hidden_dim, rnn_num_layers)
         self.mlp = make_mlp(rnn_hidden_dim, list(hidden_dims), output_dim, activation)
         self.hidden_states: HiddenStates | None = None
 
@@ -285,6 +289,10 @@ class _RecurrentNetwork(ObservationNormalizing):
         self.hidden_states = None if hidden_states is None else tuple(hidden_states)
 
     # ------------------------------------------------------------------------------- passes
+    def _features(self, obs: torch.Tensor) -> torch.Tensor:
+        """What the RNN reads at each step, from raw observations (..., num_obs): here the normalized observations."""
+        return self.obs_normalizer(obs)
+
     def _rnn(self, x: torch.Tensor, hidden_states: HiddenStates) -> tuple[torch.Tensor, HiddenStates]:
         # nn.GRU takes and gives h, nn.LSTM (h, c): one tuple convention outside this method.
         if self.rnn_type == "gru":
@@ -301,7 +309,7 @@ class _RecurrentNetwork(ObservationNormalizing):
                 f"observations of {obs.shape[0]} envs, hidden state of {hidden_states[0].shape[1]}: "
                 "call reset() (no dones) before stepping another number of envs"
             )
-        x, hidden_states = self._rnn(self.obs_normalizer(obs).unsqueeze(0), hidden_states)
+        x, hidden_states = self._rnn(self._features(obs).unsqueeze(0), hidden_states)
         return self.mlp(x.squeeze(0)), hidden_states
 
     def _running_step(self, obs: torch.Tensor) -> torch.Tensor:
@@ -311,7 +319,7 @@ class _RecurrentNetwork(ObservationNormalizing):
     def _sequences(self, obs: torch.Tensor, masks: torch.Tensor, hidden_states: HiddenStates | None) -> torch.Tensor:
         if hidden_states is None:
             raise ValueError("padded trajectories need the hidden states they start from (hidden_states=)")
-        x, _ = self._rnn(self.obs_normalizer(obs), hidden_states)
+        x, _ = self._rnn(self._features(obs), hidden_states)
         # Only the real steps go through the head: the padding after each trajectory's end is dropped
         # here (the RNN is causal, so the padding never changed a real step's output).
         return self.mlp(x[masks])

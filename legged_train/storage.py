@@ -13,6 +13,48 @@ from typing import Iterator
 import torch
 
 
+class CompactObservations:
+    """(steps, envs, width) observations with some columns (images) kept in float16, half the bytes.
+
+    float16 holds a value in [0, 1] (the ``depth_image`` term's range) to within 2^-12 (2.4e-4: under
+    half a millimetre of a 2 m depth range); the other columns stay float32, exact. Reads give float32.
+    ``depth_image`` at 64 x 48 for 256 envs x 24 steps: 75.5 MB in float32, 37.7 MB so."""
+
+    def __init__(self, num_steps: int, num_envs: int, half_columns: torch.Tensor, device: torch.device):
+        self.shape = (num_steps, num_envs, len(half_columns))
+        self.half = half_columns.nonzero().squeeze(1).to(device)
+        self.full = (~half_columns).nonzero().squeeze(1).to(device)
+        self.full_values = torch.zeros(num_steps, num_envs, len(self.full), device=device)
+        self.half_values = torch.zeros(num_steps, num_envs, len(self.half), dtype=torch.float16, device=device)
+
+    def write(self, step: int, obs: torch.Tensor) -> None:
+        self.full_values[step] = obs[:, self.full]
+        self.half_values[step] = obs[:, self.half]
+
+    def rows(self, index: torch.Tensor) -> torch.Tensor:
+        """Rows of the (steps * envs, width) flattened observations: ``index`` of any shape."""
+        out = torch.empty(*index.shape, self.shape[2], device=self.full_values.device)
+        out[..., self.full] = self.full_values.flatten(0, 1)[index]
+        out[..., self.half] = self.half_values.flatten(0, 1)[index].float()
+        return out
+
+    def flatten(self, start: int = 0, end: int = 1) -> FlatRows:
+        """(steps * envs, width) rows, read as they are indexed (``flat[ids]``), or all at once (``flat[:]``)."""
+        return FlatRows(self)
+
+
+class FlatRows:
+    """The flattened view of ``CompactObservations``: ``[index]`` gives float32 rows."""
+
+    def __init__(self, source: CompactObservations):
+        self.source = source
+
+    def __getitem__(self, index) -> torch.Tensor:
+        if isinstance(index, slice):
+            index = torch.arange(self.source.shape[0] * self.source.shape[1], device=self.source.full_values.device)[index]
+        return self.source.rows(index)
+
+
 @dataclass
 class Minibatch:
     """Samples for one gradient step.
@@ -48,6 +90,9 @@ class RolloutStorage:
     For recurrent networks, ``actor_hidden_shapes`` / ``critic_hidden_shapes`` give the shapes of a
     network's per-step state tensors, (num_layers, num_envs, hidden) each (one for a GRU, two for an
     LSTM); the storage then also keeps, for every step, the state the network started that step from.
+
+    ``half_obs_columns`` / ``half_critic_obs_columns``: boolean masks over the observation columns to
+    keep in float16 (images: ``CompactObservations``); ``obs`` / ``critic_obs`` are then that object.
     """
 
     def __init__(
@@ -60,6 +105,8 @@ class RolloutStorage:
         device: torch.device | str = "cpu",
         actor_hidden_shapes: list[tuple[int, ...]] | None = None,
         critic_hidden_shapes: list[tuple[int, ...]] | None = None,
+        half_obs_columns: torch.Tensor | None = None,
+        half_critic_obs_columns: torch.Tensor | None = None,
     ):
         self.num_envs = num_envs
         self.num_steps = num_steps
@@ -68,8 +115,13 @@ class RolloutStorage:
         def zeros(*shape: int) -> torch.Tensor:
             return torch.zeros(num_steps, num_envs, *shape, device=self.device)
 
-        self.obs = zeros(num_obs)
-        self.critic_obs = zeros(num_critic_obs)
+        def observations(width: int, half_columns: torch.Tensor | None):
+            if half_columns is None or not bool(half_columns.any()):
+                return zeros(width)
+            return CompactObservations(num_steps, num_envs, half_columns, self.device)
+
+        self.obs = observations(num_obs, half_obs_columns)
+        self.critic_obs = observations(num_critic_obs, half_critic_obs_columns)
         self.actions = zeros(num_actions)
         self.rewards = zeros()
         self.dones = zeros()
@@ -103,8 +155,11 @@ class RolloutStorage:
         if self.step >= self.num_steps:
             raise RuntimeError(f"rollout storage is full ({self.num_steps} steps); call clear() after the update")
         t = self.step
-        self.obs[t].copy_(obs)
-        self.critic_obs[t].copy_(critic_obs)
+        for buffer, value in ((self.obs, obs), (self.critic_obs, critic_obs)):
+            if isinstance(buffer, CompactObservations):
+                buffer.write(t, value)
+            else:
+                buffer[t].copy_(value)
         self.actions[t].copy_(actions)
         self.log_probs[t].copy_(log_probs)
         self.values[t].copy_(values)

@@ -42,9 +42,9 @@ def test_go1_rough_student_distills_from_a_go1_rough_teacher(teacher_run):
         t.name for t in task.env_cfg.observations["policy"].terms]
     log_root, teacher_dir = teacher_run
     teacher = load_checkpoint_file(teacher_dir / "model_1.pt")
-    # The teacher sees the terrain: 64 clean proprioceptive and privileged inputs, 17 x 11 scan points, 4 feet.
+    # The teacher sees the terrain: 64 clean proprioceptive and privileged inputs, 17 x 11 scan points, the base height.
     assert teacher["config"]["actor_obs_group"] == "teacher"
-    assert teacher["actor_state_dict"]["obs_normalizer.mean"].shape == (64 + 187 + 4,)
+    assert teacher["actor_state_dict"]["obs_normalizer.mean"].shape == (64 + 187 + 1,)
 
     assert train.main(["--task", "go1_rough_student", "--teacher", str(teacher_dir), "--log-root", str(log_root),
                        *TINY_STUDENT]) == 0

@@ -19,7 +19,7 @@ from legged_train.config import config_to_dict
 from legged_train.envs.legged import curriculum
 from legged_train.envs.legged.config import HeightScanConfig, LeggedEnvConfig, ObservationTermConfig
 from legged_train.envs.legged.env import LeggedVelocityEnv
-from legged_train.envs.legged.observations import base_height, height_scan
+from legged_train.envs.legged.observations import base_height, height_scan, terrain_scan
 from legged_train.envs.terrain import SubTerrainParams, Terrain, TerrainConfig, build_terrain
 from legged_train.envs.terrain.lookup import TerrainHeights
 
@@ -233,6 +233,22 @@ def test_the_scan_reads_a_step_where_it_is_and_turns_with_the_robot():
     assert torch.allclose(left[~right_side], torch.full_like(left[~right_side], 0.3))
 
 
+def test_the_terrain_scan_reads_the_terrain_against_the_ground_stood_on_whatever_the_base_does():
+    heights = np.zeros((81, 81))
+    heights[:, 40:] = 0.2  # the same step up at x = 2.0 m
+    for base_z in (0.3, 0.34):  # the base bobbing: the terrain scan does not move
+        state = scan_state(heights, (2.0 - 0.375, 2.0, base_z), yaw=0.0)
+        state.base_ground = torch.tensor([0.0])  # standing on the lower floor
+        values = terrain_scan(state).reshape(11, 17)
+        on_step = torch.tensor(HeightScanConfig().points())[:17, 0] > 0.35
+        assert torch.equal(values[:, on_step], torch.full_like(values[:, on_step], 0.2))  # a step up reads +
+        assert torch.equal(values[:, ~on_step], torch.zeros_like(values[:, ~on_step]))
+    state.base_ground = torch.tensor([0.2])  # standing on top: the floor behind is a step down
+    assert torch.allclose(terrain_scan(state).reshape(11, 17)[:, 0], torch.full((11,), -0.2))
+    state.base_ground, state.terrain_heights = None, None  # the plane: all zeros
+    assert torch.equal(terrain_scan(state), torch.zeros(1, 187))
+
+
 def test_the_scan_reads_a_gap_as_a_drop_and_a_tall_obstacle_as_its_top():
     """Isaac Lab #5137 (a gap read as a wall) and mjlab #775 (a ray origin below a tall obstacle):
     the lookup reads MuJoCo's surface directly, with no ray origin."""
@@ -345,7 +361,7 @@ def test_a_rough_task_trains_one_iteration(name):
     assert "height_scan" not in [t.name for t in env_cfg.observations["policy"].terms]
     assert "height_scan" in [t.name for t in env_cfg.observations["critic"].terms]
     if name == "go1_rough_teacher":
-        assert train_cfg.actor_obs_group == "teacher" and "height_scan" in [t.name for t in env_cfg.observations["teacher"].terms]
+        assert train_cfg.actor_obs_group == "teacher" and "terrain_scan" in [t.name for t in env_cfg.observations["teacher"].terms]
     env_cfg.terrain = rough_terrain(max_init_terrain_level=0)
     env_cfg.num_envs, env_cfg.sim.num_threads = 8, 1
     train_cfg.num_steps_per_env, train_cfg.num_mini_batches, train_cfg.eval_interval = 4, 1, 0

@@ -142,16 +142,32 @@ def height_scan(state) -> torch.Tensor:
     reads its floor (a drop, not a wall) and no ray origin can sit inside an obstacle. On the plane
     the ground is 0 everywhere."""
     cfg, base = state.height_scan_cfg, state.base_pos
+    return torch.clamp(base[:, 2:3] - cfg.offset - scan_ground(state), -cfg.clip, cfg.clip)
+
+
+def terrain_scan(state) -> torch.Tensor:
+    """(N, P) m, the ground at the height scan's points (its grid, as ``height_scan``) relative to the
+    ground the robot stands on (the mean ground under its feet), clipped to +-clip: 0 everywhere on
+    flat ground whatever the base does, + for a step up, - for a step down or a gap. For a policy's
+    input: ``height_scan`` repeats the base's bobbing in every one of its points, 187 copies of one
+    signal that the observation normalizer scales up (a teacher reading it learned slowly: issue 21);
+    here the terrain alone (``base_height`` gives the base's height)."""
+    cfg = state.height_scan_cfg
+    standing = 0.0 if state.base_ground is None else state.base_ground[:, None]
+    return torch.clamp(scan_ground(state) - standing, -cfg.clip, cfg.clip)
+
+
+def scan_ground(state) -> torch.Tensor:
+    """(N, P) m, the ground's height at the scan's points around the base, in its yaw frame (0 on the plane)."""
+    base = state.base_pos
     if state.terrain_heights is None:
-        ground = torch.zeros(base.shape[0], state.height_scan_points.shape[0], device=base.device)
-    else:
-        w, x, y, z = state.base_quat.unbind(1)
-        yaw = torch.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
-        cos_yaw, sin_yaw = torch.cos(yaw)[:, None], torch.sin(yaw)[:, None]
-        px, py = state.height_scan_points.unbind(1)  # (P,) each, in the yaw frame
-        world = torch.stack((base[:, 0:1] + cos_yaw * px - sin_yaw * py, base[:, 1:2] + sin_yaw * px + cos_yaw * py), dim=2)
-        ground = state.terrain_heights(world)
-    return torch.clamp(base[:, 2:3] - cfg.offset - ground, -cfg.clip, cfg.clip)
+        return torch.zeros(base.shape[0], state.height_scan_points.shape[0], device=base.device)
+    w, x, y, z = state.base_quat.unbind(1)
+    yaw = torch.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
+    cos_yaw, sin_yaw = torch.cos(yaw)[:, None], torch.sin(yaw)[:, None]
+    px, py = state.height_scan_points.unbind(1)  # (P,) each, in the yaw frame
+    world = torch.stack((base[:, 0:1] + cos_yaw * px - sin_yaw * py, base[:, 1:2] + sin_yaw * px + cos_yaw * py), dim=2)
+    return state.terrain_heights(world)
 
 
 def foot_terrain_height(state) -> torch.Tensor:
@@ -220,6 +236,7 @@ OBSERVATION_TERMS: dict[str, Callable[[Any], torch.Tensor]] = {
         foot_height,
         feet_air_time,
         height_scan,
+        terrain_scan,
         foot_terrain_height,
         depth_image,
         friction,
@@ -249,7 +266,7 @@ def quat_rotate_inverse(quat: torch.Tensor, vec: torch.Tensor) -> torch.Tensor:
 # per-env state missing here gets all rows and fails the shape check in ``ObservationGroup.compute``.
 PER_ENV_STATE = frozenset({
     "actions", "added_base_mass", "base_ang_vel", "base_com_offset", "base_height", "base_lin_vel", "base_pos",
-    "base_quat", "commands", "depth_image", "feet_air_time", "foot_contact", "foot_force", "foot_ground", "foot_height", "foot_pos",
+    "base_ground", "base_quat", "commands", "depth_image", "feet_air_time", "foot_contact", "foot_force", "foot_ground", "foot_height", "foot_pos",
     "friction_coeff", "gait_phase", "is_moving_command", "joint_pos", "joint_vel", "motor_strength",
     "projected_gravity", "push_vel",
 })

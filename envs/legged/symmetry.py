@@ -146,7 +146,12 @@ class Symmetry:
             "foot_terrain_height": (foot_partner, np.ones(nf)),
             "feet_air_time": (foot_partner, np.ones(nf)),
             "height_scan": (scan_partner, np.ones(len(scan_partner))),
+            "terrain_scan": (scan_partner, np.ones(len(scan_partner))),
         }
+        camera = env.cfg.depth_camera
+        if camera.enabled and camera.pos[1] == 0.0:  # on the plane of symmetry: its image flips left-right
+            pixels = np.arange(camera.height * camera.width).reshape(camera.height, camera.width)
+            self.rules["depth_image"] = (pixels[:, ::-1].ravel(), np.ones(pixels.size))
         self.actions = _signed(*joints, device)  # joint position targets about the default pose
 
     def observation(self, group: str) -> SignedPermutation:

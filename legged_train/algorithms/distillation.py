@@ -21,12 +21,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from legged_train.algorithms.ppo import network_class
+from legged_train.algorithms.ppo import actor_classes, image_options, network_class, reads_image_options
 from legged_train.checkpoint import CheckpointError, load_checkpoint_file
 from legged_train.config import RunnerConfig, check_fields, resolve_device
 from legged_train.finite import check_finite, check_module_finite
 from legged_train.networks import RNN_TYPES, MLPActor, RecurrentActor, check_network_options
-from legged_train.observation_groups import observation_group_width
+from legged_train.observation_groups import image_columns, image_layout, observation_group_width
 from legged_train.storage import RolloutStorage
 
 TEACHER_ACT_PROB_SCHEDULES = ("exp", "linear", "tanh")
@@ -94,11 +94,14 @@ class DistillationConfig(RunnerConfig):
         if not isinstance(self.teacher_checkpoint, str):
             raise ValueError(f"teacher_checkpoint={self.teacher_checkpoint!r} must be a path to a .pt file (or '')")
 
-    def check_networks(self, prefix: str = "") -> None:
+    def check_networks(self, prefix: str = "", image_actor: bool | None = None) -> None:
         """``actor_cfg`` against the student network it builds (RecurrentActor with rnn_type, else
-        MLPActor): a misspelled option names ``{prefix}actor_cfg.<key>`` and the allowed keys."""
-        student = network_class(f"{prefix}actor", None, self.actor_cfg, RecurrentActor, MLPActor)
-        check_network_options(f"{prefix}actor_cfg", student, self.actor_cfg, ("obs_normalization",))
+        MLPActor; their image versions for a student group with images, as PPO's ``check_networks``):
+        a misspelled option names ``{prefix}actor_cfg.<key>`` and the allowed keys."""
+        if image_actor is None:
+            image_actor = reads_image_options(self.actor_cfg)
+        student = network_class(f"{prefix}actor", None, self.actor_cfg, *actor_classes(image_actor))
+        check_network_options(f"{prefix}actor_cfg", student, self.actor_cfg, ("obs_normalization", "image_layout"))
 
 
 def teacher_act_prob_schedule(schedule: str | float | Callable[[int], float], scale: float) -> Callable[[int], float]:
@@ -153,7 +156,8 @@ def action_loss(predicted: torch.Tensor, labels: torch.Tensor, loss: str, huber_
 
 # ----------------------------------------------------------------------------------- the teacher
 def _input_width(actor_state: dict) -> int | None:
-    for key, dim in (("obs_normalizer.mean", 0), ("mlp.0.weight", 1), ("rnn.weight_ih_l0", 1)):
+    # The RNN before the MLP: a recurrent actor's MLP reads the RNN's output, not the observations.
+    for key, dim in (("obs_normalizer.mean", 0), ("rnn.weight_ih_l0", 1), ("mlp.0.weight", 1)):
         if key in actor_state:
             return int(actor_state[key].shape[dim])
     return None
@@ -236,11 +240,13 @@ class Distillation:
         self.device = resolve_device(device if device is not None else cfg.device)
         self.num_student_obs = observation_group_width(env, cfg.student_obs_group, "student_obs_group")
         self.num_teacher_obs = observation_group_width(env, cfg.teacher_obs_group, "teacher_obs_group")
+        images = image_layout(env, cfg.student_obs_group)
         if student_class is None:
-            cfg.check_networks()
-        student_class = network_class("actor", student_class, cfg.actor_cfg, RecurrentActor, MLPActor)
+            cfg.check_networks(image_actor=bool(images))
+        student_class = network_class("actor", student_class, cfg.actor_cfg, *actor_classes(bool(images)))
         self.student = student_class(
-            self.num_student_obs, env.num_actions, obs_normalization=cfg.empirical_normalization, **cfg.actor_cfg
+            self.num_student_obs, env.num_actions, obs_normalization=cfg.empirical_normalization, **cfg.actor_cfg,
+            **image_options("student actor", student_class, cfg.student_obs_group, images),
         ).to(self.device)
         self.student_is_recurrent = bool(getattr(self.student, "is_recurrent", False))
         self.teacher: nn.Module | None = None
@@ -258,7 +264,7 @@ class Distillation:
             hidden_shapes = [tuple(h.shape) for h in self.student.initial_hidden_states(env.num_envs)]
         self.storage = RolloutStorage(
             env.num_envs, cfg.num_steps_per_env, self.num_student_obs, self.num_teacher_obs, env.num_actions,
-            self.device, actor_hidden_shapes=hidden_shapes,
+            self.device, actor_hidden_shapes=hidden_shapes, half_obs_columns=image_columns(env, cfg.student_obs_group),
         )
         self._zeros = torch.zeros(env.num_envs, device=self.device)
         self._zero_actions = torch.zeros(env.num_envs, env.num_actions, device=self.device)
@@ -353,7 +359,7 @@ class Distillation:
             num_updates += 1
         with torch.no_grad():
             # After the update, as in PPO: the rollout and its update saw the same observation transform.
-            obs = storage.obs.flatten(0, 1)
+            obs = storage.obs.flatten(0, 1)[:]  # [:]: float32 rows also from compact (image) storage
             if self.mirror is not None:  # the student sees the mirror images too: its statistics are symmetric
                 obs = torch.cat((obs, self.mirror["obs"](obs)))
             self.student.update_normalization(obs)

@@ -20,12 +20,13 @@ from legged_train.config import RunnerConfig, check_fields, resolve_device
 from legged_train.distributed import average_gradients, broadcast_module, mean_over_ranks
 from legged_train.networks import RNN_TYPES, MLPActor, MLPCritic, RecurrentActor, RecurrentCritic, check_network_options
 from legged_train.finite import check_finite, check_module_finite
-from legged_train.observation_groups import observation_group_width
+from legged_train.observation_groups import image_columns, image_layout, observation_group_width
 from legged_train.storage import RolloutStorage
 
 LR_SCHEDULES = ("adaptive", "fixed", "linear")
-# Network arguments PPO passes from its own fields (empirical_normalization, init_noise_std), not from actor_cfg / critic_cfg.
-PPO_SETS_NETWORK_OPTIONS = ("obs_normalization", "init_noise_std")
+# Network arguments PPO passes from its own fields (empirical_normalization, init_noise_std) and from the env
+# (image_layout: where a group's images are), not from actor_cfg / critic_cfg.
+PPO_SETS_NETWORK_OPTIONS = ("obs_normalization", "init_noise_std", "image_layout")
 
 
 @dataclass
@@ -116,11 +117,15 @@ class PPOConfig(RunnerConfig):
                     f"{name}.rnn_type={rnn_type!r} is not supported; allowed: {', '.join(map(repr, RNN_TYPES))}"
                 )
 
-    def check_networks(self, prefix: str = "") -> None:
+    def check_networks(self, prefix: str = "", image_actor: bool | None = None) -> None:
         """``actor_cfg`` / ``critic_cfg`` against the networks PPO builds from them when no class is given
-        (MLPActor / MLPCritic, RecurrentActor / RecurrentCritic with rnn_type): a misspelled option is one
-        ValueError naming ``{prefix}actor_cfg.<key>`` and the allowed keys, before anything is built."""
-        for name, recurrent, feed_forward in (("actor", RecurrentActor, MLPActor), ("critic", RecurrentCritic, MLPCritic)):
+        (MLPActor / MLPCritic, RecurrentActor / RecurrentCritic with rnn_type; the image actors for an
+        actor group with images, or, before the env is known (None), for an actor_cfg with encoder_*
+        options): a misspelled option is one ValueError naming ``{prefix}actor_cfg.<key>`` and the
+        allowed keys, before anything is built."""
+        if image_actor is None:
+            image_actor = reads_image_options(self.actor_cfg)
+        for name, (recurrent, feed_forward) in (("actor", actor_classes(image_actor)), ("critic", (RecurrentCritic, MLPCritic))):
             options = getattr(self, f"{name}_cfg")
             network = network_class(f"{prefix}{name}", None, options, recurrent, feed_forward)
             check_network_options(f"{prefix}{name}_cfg", network, options, PPO_SETS_NETWORK_OPTIONS)
@@ -176,6 +181,33 @@ def network_class(
     return given
 
 
+def actor_classes(image_actor: bool) -> tuple[type[nn.Module], type[nn.Module]]:
+    """(recurrent, feed-forward) actor classes built when none is given: the image-reading ones
+    (``legged_train.image_networks``) for an observation group holding images."""
+    if image_actor:
+        from legged_train.image_networks import ImageMLPActor, ImageRecurrentActor
+
+        return ImageRecurrentActor, ImageMLPActor
+    return RecurrentActor, MLPActor
+
+
+def reads_image_options(network_cfg: dict) -> bool:
+    """Whether a network config carries options only the image actors take (``encoder_*``)."""
+    return any(str(key).startswith("encoder_") for key in network_cfg)
+
+
+def image_options(name: str, network: type[nn.Module], obs_group: str, images: list) -> dict:
+    """The ``image_layout`` keyword for a network reading ``obs_group`` whose image terms are
+    ``images`` (``observation_groups.image_layout``); {} without images. A network class that
+    cannot take images is a one-line ValueError."""
+    if not images:
+        return {}
+    from legged_train.image_networks import check_image_layout
+
+    check_image_layout(name, network, obs_group, [term for term, _, _ in images])
+    return {"image_layout": [(start, shape) for _, start, shape in images]}
+
+
 class PPO:
     """PPO agent: actor (reads ``cfg.actor_obs_group``, default ``policy``), critic (reads
     ``cfg.critic_obs_group``, default ``critic``), optimizer, rollout storage.
@@ -208,9 +240,11 @@ class PPO:
         else:
             self.has_critic_group = True
             num_critic_obs = observation_group_width(env, cfg.critic_obs_group, "critic_obs_group")
+        critic_group = cfg.critic_obs_group if self.has_critic_group else "policy"
+        actor_images, critic_images = image_layout(env, cfg.actor_obs_group), image_layout(env, critic_group)
         if actor_class is None and critic_class is None:
-            cfg.check_networks()
-        actor_class = network_class("actor", actor_class, cfg.actor_cfg, RecurrentActor, MLPActor)
+            cfg.check_networks(image_actor=bool(actor_images))
+        actor_class = network_class("actor", actor_class, cfg.actor_cfg, *actor_classes(bool(actor_images)))
         critic_class = network_class("critic", critic_class, cfg.critic_cfg, RecurrentCritic, MLPCritic)
         self.actor = actor_class(
             num_actor_obs,
@@ -218,10 +252,12 @@ class PPO:
             obs_normalization=cfg.empirical_normalization,
             init_noise_std=cfg.init_noise_std,
             **cfg.actor_cfg,
+            **image_options("actor", actor_class, cfg.actor_obs_group, actor_images),
         ).to(self.device)
-        self.critic = critic_class(num_critic_obs, obs_normalization=cfg.empirical_normalization, **cfg.critic_cfg).to(
-            self.device
-        )
+        self.critic = critic_class(
+            num_critic_obs, obs_normalization=cfg.empirical_normalization, **cfg.critic_cfg,
+            **image_options("critic", critic_class, critic_group, critic_images),
+        ).to(self.device)
         self.learning_rate = cfg.learning_rate
         self.entropy_coef = cfg.entropy_coef
         self.optimizer = torch.optim.Adam(
@@ -233,6 +269,8 @@ class PPO:
         self.storage = RolloutStorage(
             env.num_envs, cfg.num_steps_per_env, num_actor_obs, num_critic_obs, env.num_actions, self.device,
             actor_hidden_shapes=self._hidden_shapes(self.actor), critic_hidden_shapes=self._hidden_shapes(self.critic),
+            # Images in float16: half the memory of the rollout's largest part.
+            half_obs_columns=image_columns(env, cfg.actor_obs_group), half_critic_obs_columns=image_columns(env, critic_group),
         )
         self.runner = None  # made by learn() on first use
         self._warned_no_final_obs = False
@@ -509,7 +547,7 @@ class PPO:
         # Statistics move only here, after the update, from the rollout just used: the rollout's
         # log-probs and the update then see the same observation transform, so the KL that drives
         # the adaptive learning rate measures the policy change alone.
-        obs, critic_obs = self.storage.obs.flatten(0, 1), self.storage.critic_obs.flatten(0, 1)
+        obs, critic_obs = self.storage.obs.flatten(0, 1)[:], self.storage.critic_obs.flatten(0, 1)[:]  # [:]: compact storage too
         if self.mirror is not None:  # the networks see the mirror images too: their statistics are symmetric
             obs = torch.cat((obs, self.mirror["obs"](obs)))
             critic_obs = torch.cat((critic_obs, self.mirror["critic_obs"](critic_obs)))

@@ -6,8 +6,10 @@
   legged_gym's mix of slopes, roughness, stairs and obstacles), with legged_gym's terrain-level
   curriculum (``curriculum/terrain_level`` in the logs).
 - ``go1_rough_teacher``: the same env and critic; the actor reads a ``teacher`` group: clean
-  proprioception, the privileged terms of go1_teacher and the height scan. The teacher a blind
-  student is to be distilled from (``go1_rough_student`` is not built yet: issue 21).
+  proprioception, the privileged terms of go1_teacher, the terrain around the robot
+  (``terrain_scan``) and the base's height over the ground.
+- ``go1_rough_student``: a blind GRU student (go1_rough's noisy proprioception) distilled from a
+  go1_rough_teacher run by online DAgger (``--teacher``).
 
 Legs collide with the ground (``sim.full_body_contacts``): on stairs a shin passing through a riser
 would teach a gait no robot can use; the ``undesired_contacts`` penalty and the ``base_contact``
@@ -37,11 +39,7 @@ def terrain_terms() -> list[ObservationTermConfig]:
 def on_rough_terrain(cfg: LeggedEnvConfig) -> LeggedEnvConfig:
     """A flat task's env config moved onto the generated terrain (any robot): legged_gym's terrain,
     level curriculum and heading commands, full-body contacts, the critic reading the terrain."""
-    # Every robot starts on level 0 (legged_gym starts them on 0..5): a policy that cannot walk yet
-    # learns to on nearly flat tiles and climbs from there. From 0..5, go1_rough and the teacher spent
-    # their first 13-18 minutes failing on hard tiles while the curriculum demoted them (mean level
-    # 2.2 -> 0.2), the teacher still unable to walk on the flat at 15 minutes (measured, issue 21).
-    cfg.terrain = TerrainConfig(kind="generated", max_init_terrain_level=0)
+    cfg.terrain = TerrainConfig(kind="generated")
     cfg.sim.full_body_contacts = True
     cfg.curriculum.terms["terrain_levels"] = {}
     # legged_gym's heading commands: robots walk straight once turned, so the level rule's distances
@@ -55,10 +53,20 @@ def go1_rough_env() -> LeggedEnvConfig:
     return on_rough_terrain(go1_flat_env())
 
 
+def teacher_terrain_terms() -> list[ObservationTermConfig]:
+    """What the teacher's actor reads of the terrain: the terrain around it relative to the ground it
+    stands on (``terrain_scan``) and the base's height over that ground. Not the critic's
+    ``height_scan``: its 187 points all carry the base's bobbing, which the observation normalizer
+    scales up; a teacher reading it kept its learning rate at 2e-4 (the KL rule), could not walk the
+    flat course at 15 minutes in two runs, and was at terrain level 1.1 after 30 minutes where the
+    blind go1_rough was at 1.9 (measured, issue 21)."""
+    return [ObservationTermConfig("terrain_scan", scale=HEIGHT_SCAN_SCALE), ObservationTermConfig("base_height")]
+
+
 def go1_rough_teacher_env() -> LeggedEnvConfig:
     cfg = go1_rough_env()
     # Clean terms: a clean group draws no random numbers, so the rest of the env is go1_rough's.
-    cfg.observations["teacher"] = ObservationGroupConfig(PROPRIOCEPTION + PRIVILEGED + terrain_terms())
+    cfg.observations["teacher"] = ObservationGroupConfig(PROPRIOCEPTION + PRIVILEGED + teacher_terrain_terms())
     return cfg
 
 
