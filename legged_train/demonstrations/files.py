@@ -52,9 +52,14 @@ SLICE_FILE = re.compile(r"traj_(\d+)_(\d+)\.npz")
 #   float16  max(2**-11 * |x|, 2**-25) (round to nearest half precision); |x| above 65504 is refused;
 #   uint16   (max - min) / (2 * 65535) of the column within the file, plus float32 rounding of the result;
 #   uint8    (max - min) / (2 * 255) of the column within the file, plus float32 rounding of the result.
-# Quantized columns store their min and scale per file, so a constant column decodes exactly.
-ENCODINGS = ("float32", "float16", "uint16", "uint8")
+#   normalized_image         uint8 codes of pixels in [0, 1] on a fixed scale (no per-file min and
+#                            scale): 1 / (2 * 255) (a depth_image term: 3.7 mm of a 1.9 m range);
+#   normalized_image_uint16  the same on 65535 levels: 1 / (2 * 65535) (0.015 mm).
+# Quantized columns store their min and scale per file, so a constant column decodes exactly; the
+# normalized_image ones refuse values outside [0, 1] (the seed's {"forward_rgb": "normalized_image"}).
+ENCODINGS = ("float32", "float16", "uint16", "uint8", "normalized_image", "normalized_image_uint16")
 _LEVELS = {"uint8": 255, "uint16": 65535}
+_IMAGE_LEVELS = {"normalized_image": 255, "normalized_image_uint16": 65535}
 FLOAT16_MAX = 65504.0
 
 
@@ -157,6 +162,13 @@ def encode_segment(x: np.ndarray, encoding: str, what: str) -> dict[str, np.ndar
         if peak > FLOAT16_MAX:
             raise ValueError(f"{what} reaches |x|={peak:g}, beyond float16's {FLOAT16_MAX:g}; store it as uint16, uint8 or float32")
         return {"": x.astype(np.float16)}
+    if encoding in _IMAGE_LEVELS:
+        low, high = float(x.min(initial=0.0)), float(x.max(initial=0.0))
+        if low < 0.0 or high > 1.0:
+            raise ValueError(f"{what} holds values in [{low:g}, {high:g}]; {encoding} stores pixels in [0, 1]: "
+                             "store it as uint8 or uint16 (per-column range) or float32")
+        levels = _IMAGE_LEVELS[encoding]
+        return {"": np.rint(x.astype(np.float64) * levels).astype(np.uint8 if levels == 255 else np.uint16)}
     levels = _LEVELS[encoding]
     x64 = x.astype(np.float64)
     low = x64.min(axis=0) if len(x64) else np.zeros(x.shape[1])
@@ -170,6 +182,8 @@ def encode_segment(x: np.ndarray, encoding: str, what: str) -> dict[str, np.ndar
 def decode_segment(arrays: dict[str, np.ndarray], encoding: str) -> np.ndarray:
     if encoding in ("float32", "float16"):
         return arrays[""].astype(np.float32)
+    if encoding in _IMAGE_LEVELS:
+        return (arrays[""].astype(np.float64) / _IMAGE_LEVELS[encoding]).astype(np.float32)
     return (arrays[".min"] + arrays[""].astype(np.float64) * arrays[".scale"]).astype(np.float32)
 
 

@@ -1,0 +1,72 @@
+"""Parkour (issue 24): obstacles a Go1 must see to cross, a teacher that knows the terrain, and two
+students distilled from it, one with a depth camera and one blind (Robot Parkour's pipeline).
+
+- ``go1_parkour_teacher``: go1_rough_teacher's env and training on obstacle terrain (hurdles to step
+  over, gaps to cross, boxes to climb onto and step down from, with some rough ground): the actor
+  reads the terrain around the robot (``terrain_scan``) and the privileged terms; no camera (its
+  rendering would cost the teacher's training for nothing).
+- ``go1_parkour_depth``: the same env with a depth camera on every robot (``depth_camera``, a
+  RealSense D435 downsampled to 64 x 48 at 10 Hz, 0.1 s old); the student reads the noisy
+  proprioception and the depth image (group ``depth``) through a CNN and a GRU (``ImageRecurrentActor``),
+  distilled by online DAgger from a go1_parkour_teacher run:
+
+      python train.py --task go1_parkour_teacher
+      python train.py --task go1_parkour_depth --teacher logs/go1_parkour_teacher/<run>
+
+- ``go1_parkour_blind``: the control: the same student without the camera (proprioception through a
+  GRU), distilled from the same teacher with the same number of envs.
+
+Students run 256 envs: the camera renders 256 x 3072 rays every 5 policy steps (bench/depth_camera.py).
+"""
+
+from __future__ import annotations
+
+import copy
+
+from legged_train.envs.legged.config import LeggedEnvConfig, ObservationGroupConfig
+from legged_train.envs.legged.env import make_legged_env
+from legged_train.envs.terrain import TerrainConfig
+from legged_train.runners.distillation_runner import DistillationRunner
+from legged_train.tasks.go1.rough import go1_rough_student_train, go1_rough_teacher_env, go1_rough_teacher_train
+from legged_train.tasks.registry import register_task
+
+STUDENT_ENVS = 256
+
+
+def parkour_terrain() -> TerrainConfig:
+    """legged_gym's 10 levels x 20 tiles, most of them obstacles; the sub-terrains' default ranges
+    (hurdles and boxes 5 to 25 cm, gaps up to 1 m: the course's)."""
+    return TerrainConfig(kind="generated", proportions={"rough": 0.1, "hurdles": 0.3, "gaps": 0.3, "boxes": 0.3})
+
+
+def go1_parkour_teacher_env() -> LeggedEnvConfig:
+    cfg = go1_rough_teacher_env()
+    cfg.terrain = parkour_terrain()
+    return cfg
+
+
+def go1_parkour_blind_env() -> LeggedEnvConfig:
+    cfg = go1_parkour_teacher_env()
+    cfg.num_envs = STUDENT_ENVS
+    return cfg
+
+
+def go1_parkour_depth_env() -> LeggedEnvConfig:
+    cfg = go1_parkour_blind_env()
+    cfg.depth_camera.enabled = True
+    # The blind student's noisy proprioception and the camera's image.
+    cfg.observations["depth"] = ObservationGroupConfig(copy.deepcopy(cfg.observations["policy"].terms) + ["depth_image"])
+    return cfg
+
+
+def go1_parkour_student_train(student_obs_group: str):
+    cfg = go1_rough_student_train()
+    cfg.student_obs_group = student_obs_group
+    return cfg
+
+
+register_task("go1_parkour_teacher", go1_parkour_teacher_env, go1_rough_teacher_train, make_legged_env)
+register_task("go1_parkour_depth", go1_parkour_depth_env, lambda: go1_parkour_student_train("depth"), make_legged_env,
+              runner_cls=DistillationRunner)
+register_task("go1_parkour_blind", go1_parkour_blind_env, lambda: go1_parkour_student_train("policy"), make_legged_env,
+              runner_cls=DistillationRunner)

@@ -1,0 +1,105 @@
+"""Parkour (issue 24): the teacher and the depth and blind students train with tiny settings, depth
+images are stored compactly in rollouts and in demonstration files (``normalized_image``)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from legged_train.demonstrations import ActorPolicy, DemonstrationSaver, files, read_trajectory
+from legged_train.storage import RolloutStorage
+from legged_train.tasks import get_task
+
+TINY_ENV = ["--num-envs", "20", "--set", "env.sim.num_threads=1", "env.terrain.num_rows=2", "env.terrain.num_cols=10",
+            "env.terrain.tile_size=4.0", "env.terrain.border=1.0", "env.terrain.max_init_terrain_level=1",
+            "env.terrain.params.platform_size=1.0", "env.terrain.params.box_distance=0.2", "env.depth_camera.width=32",
+            "env.depth_camera.height=24"]
+
+
+def tiny_env(name: str, num_envs: int = 10):
+    task = get_task(name)
+    cfg = task.env_cfg
+    cfg.num_envs, cfg.sim.num_threads = num_envs, 1
+    cfg.terrain.num_rows, cfg.terrain.num_cols, cfg.terrain.tile_size, cfg.terrain.border = 2, 10, 4.0, 1.0
+    cfg.terrain.max_init_terrain_level, cfg.terrain.params.platform_size, cfg.terrain.params.box_distance = 1, 1.0, 0.2
+    cfg.depth_camera.width, cfg.depth_camera.height = 32, 24
+    return task, task.make_env(cfg, "cpu")
+
+
+def test_the_tasks_share_one_env_and_only_the_depth_student_has_a_camera():
+    teacher, depth, blind = (get_task(n).env_cfg for n in ("go1_parkour_teacher", "go1_parkour_depth", "go1_parkour_blind"))
+    assert teacher.terrain == depth.terrain == blind.terrain
+    assert {"hurdles", "gaps", "boxes"} <= set(teacher.terrain.proportions)
+    assert not teacher.depth_camera.enabled and not blind.depth_camera.enabled and depth.depth_camera.enabled
+    assert [t.name for t in depth.observations["depth"].terms] == [t.name for t in blind.observations["policy"].terms] + ["depth_image"]
+    assert get_task("go1_parkour_depth").train_cfg.student_obs_group == "depth"
+    assert get_task("go1_parkour_blind").train_cfg.student_obs_group == "policy"
+
+
+def test_teacher_then_depth_and_blind_students_train(tmp_path):
+    from legged_train.checkpoint import load_checkpoint_file
+    from legged_train.cli import train
+
+    log_root = tmp_path / "logs"
+    tiny = ["--log-root", str(log_root), "--max-iterations", "1", *TINY_ENV, "train.num_steps_per_env=4",
+            "train.save_interval=1", "train.eval_interval=0"]
+    assert train.main(["--task", "go1_parkour_teacher", *tiny]) == 0
+    (teacher_dir,) = [log_root / "go1_parkour_teacher" / d for d in os.listdir(log_root / "go1_parkour_teacher")]
+    for student in ("go1_parkour_depth", "go1_parkour_blind"):
+        assert train.main(["--task", student, "--teacher", str(teacher_dir), *tiny, "train.num_mini_batches=2"]) == 0
+        (run,) = [log_root / student / d for d in os.listdir(log_root / student)]
+        state = load_checkpoint_file(run / "model_1.pt")["student_state_dict"]
+        has_encoder = any("encoder" in key for key in state)
+        assert has_encoder == (student == "go1_parkour_depth")
+
+
+def test_depth_images_are_kept_in_float16_in_the_rollout():
+    task, env = tiny_env("go1_parkour_depth")
+    from legged_train.algorithms.distillation import Distillation
+
+    distillation = Distillation(env, task.train_cfg)
+    storage = distillation.storage
+    image_columns = 32 * 24
+    assert storage.obs.half_values.dtype == torch.float16 and storage.obs.half_values.shape[2] == image_columns
+    obs = env.get_observations()[1]["observations"]["depth"]
+    storage.obs.write(0, obs)
+    back = storage.obs.flatten(0, 1)[torch.arange(env.num_envs)]
+    images = slice(back.shape[1] - image_columns, back.shape[1])
+    assert torch.equal(back[:, :images.start], obs[:, :images.start])  # proprioception exact
+    assert (back[:, images] - obs[:, images]).abs().max() <= 2.0**-12  # pixels in [0, 1] within float16's rounding
+    # 256 envs x 24 steps of 64 x 48 images: the bytes the rollout holds for them.
+    full = RolloutStorage(256, 24, 3119, 10, 12, half_obs_columns=torch.arange(3119) >= 47)
+    assert full.obs.half_values.element_size() * full.obs.half_values.nelement() == 256 * 24 * 3072 * 2  # 37.7 MB
+
+
+def test_depth_images_go_to_demonstration_files_as_normalized_image(tmp_path):
+    _, env = tiny_env("go1_parkour_depth")
+    torch.manual_seed(0)
+    from legged_train.networks import MLPActor
+
+    policy = ActorPolicy(MLPActor(env.num_obs, env.num_actions, hidden_dims=[8]))
+    saver = DemonstrationSaver(env, policy, str(tmp_path), rollout_storage_length=10, min_timesteps=30, verbose=False,
+                               obs_disassemble_mapping={"depth": {"depth_image": "normalized_image"}})
+    saver.collect_and_save()
+    saver.close()
+    folder = next(iter(files.list_trajectory_dirs(str(tmp_path)).values()))
+    slice_path = files.list_slices(folder)[0][2]
+    with np.load(slice_path, allow_pickle=False) as data:
+        assert data["obs.depth.depth_image"].dtype == np.uint8
+        assert data["obs.depth.depth_image"].shape[1] == 32 * 24
+    depth = read_trajectory(folder)["obs"]["depth"][:, -32 * 24:]
+    assert depth.min() >= 0.0 and depth.max() <= 1.0
+    np.testing.assert_allclose(depth * 255, np.rint(depth * 255), atol=1e-3)  # on the fixed 1/255 grid
+
+
+def test_normalized_image_encodings_round_trip_within_half_a_level_and_refuse_other_ranges():
+    x = np.random.default_rng(0).uniform(0, 1, (50, 20)).astype(np.float32)
+    for encoding, levels in (("normalized_image", 255), ("normalized_image_uint16", 65535)):
+        arrays = files.encode_segment(x, encoding, "obs.depth.depth_image")
+        assert set(arrays) == {""}  # a fixed scale: no per-file min and scale
+        assert np.abs(files.decode_segment(arrays, encoding) - x).max() <= 0.5 / levels + 1e-7
+    with pytest.raises(ValueError, match=r"^obs.depth.depth_image holds values in \[-0.5, 1\]; normalized_image stores pixels in \[0, 1\]"):
+        files.encode_segment(np.array([[-0.5, 1.0]], np.float32), "normalized_image", "obs.depth.depth_image")
