@@ -194,7 +194,8 @@ class LeggedVelocityEnv(VecEnv):
         if body not in bodies:
             raise ValueError(f"LeggedEnvConfig.depth_camera.body={cfg.body!r}: is not a body of the robot "
                              f"({self.cfg.robot.mjcf_path}); it has {bodies}")
-        self.depth_camera = DepthCamera(cfg, self.sim, self.mj_model.body(body).id, self.step_dt, self.generator)
+        self.depth_camera = DepthCamera(cfg, self.sim, self.mj_model.body(body).id, self.step_dt, self.generator,
+                                        terrain_heights=self.terrain_heights)
 
     @property
     def depth_image(self) -> torch.Tensor | None:
