@@ -72,6 +72,29 @@ class OffscreenRenderer:
         self.renderer.close()
 
 
+def with_depth_inset(frame: np.ndarray, depth: np.ndarray, share: float = 0.3) -> np.ndarray:
+    """``frame`` (H, W, 3) uint8 with what the depth camera shows in its top-right corner: ``depth``
+    (h, w) in [0, 1] (the ``depth_image`` term: near is dark, far and lost pixels as the policy sees
+    them), enlarged by whole pixels to about ``share`` of the frame's width, in a white border."""
+    height, width = frame.shape[:2]
+    scale = max(1, int(share * width / depth.shape[1]))
+    inset = np.repeat(np.repeat((np.clip(depth, 0.0, 1.0) * 255).astype(np.uint8), scale, axis=0), scale, axis=1)
+    inset = inset[: height - 4, : width - 4]
+    out = frame.copy()
+    h, w = inset.shape
+    out[0 : h + 4, width - w - 4 : width] = 255  # the border
+    out[2 : h + 2, width - w - 2 : width - 2] = inset[:, :, None]
+    return out
+
+
+def env_frame(renderer: OffscreenRenderer, env, env_id: int = 0) -> np.ndarray:
+    """A frame of env ``env_id``, with its depth camera's image inset when the env has one."""
+    frame = renderer.render(env.qpos_numpy(env_id))
+    if getattr(env, "depth_camera", None) is not None:
+        frame = with_depth_inset(frame, env.depth_image[env_id, 0].detach().cpu().numpy())
+    return frame
+
+
 def write_mp4(frames: list[np.ndarray], path: str, fps: float) -> None:
     """Write RGB frames to an H.264 MP4 (imageio's bundled ffmpeg)."""
     import imageio.v2 as imageio

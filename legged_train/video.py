@@ -45,7 +45,7 @@ def record_clip(
 
     The copy is separate from the training env, so recording never changes what training sees.
     ``obs_group``: the observation group fed to ``policy`` (default: its own ``obs_group``, else "policy")."""
-    from legged_train.envs.render import OffscreenRenderer, write_mp4
+    from legged_train.envs.render import OffscreenRenderer, env_frame, write_mp4
     from legged_train.evaluation import policy_obs_group
     from legged_train.observation_groups import observation_group
 
@@ -65,7 +65,7 @@ def record_clip(
                 if hasattr(policy, "reset"):  # a recurrent policy forgets an episode that ended
                     policy.reset(dones)
                 if step % frame_every == 0:
-                    frames.append(renderer.render(clip_env.qpos_numpy(0)))
+                    frames.append(env_frame(renderer, clip_env))
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         write_mp4(frames, path, fps=1.0 / (clip_env.step_dt * frame_every))
     finally:

@@ -39,21 +39,52 @@ def test_the_tasks_share_one_env_and_only_the_depth_student_has_a_camera():
     assert get_task("go1_parkour_blind").train_cfg.student_obs_group == "policy"
 
 
-def test_teacher_then_depth_and_blind_students_train(tmp_path):
-    from legged_train.checkpoint import load_checkpoint_file
+@pytest.fixture(scope="module")
+def parkour_runs(tmp_path_factory):
+    """A go1_parkour_teacher run and both students distilled from it, one iteration each."""
     from legged_train.cli import train
 
-    log_root = tmp_path / "logs"
+    log_root = tmp_path_factory.mktemp("parkour") / "logs"
     tiny = ["--log-root", str(log_root), "--max-iterations", "1", *TINY_ENV, "train.num_steps_per_env=4",
             "train.save_interval=1", "train.eval_interval=0"]
     assert train.main(["--task", "go1_parkour_teacher", *tiny]) == 0
-    (teacher_dir,) = [log_root / "go1_parkour_teacher" / d for d in os.listdir(log_root / "go1_parkour_teacher")]
+    runs = {"go1_parkour_teacher": log_root / "go1_parkour_teacher" / os.listdir(log_root / "go1_parkour_teacher")[0]}
     for student in ("go1_parkour_depth", "go1_parkour_blind"):
-        assert train.main(["--task", student, "--teacher", str(teacher_dir), *tiny, "train.num_mini_batches=2"]) == 0
-        (run,) = [log_root / student / d for d in os.listdir(log_root / student)]
-        state = load_checkpoint_file(run / "model_1.pt")["student_state_dict"]
+        assert train.main(["--task", student, "--teacher", str(runs["go1_parkour_teacher"]), *tiny, "train.num_mini_batches=2"]) == 0
+        runs[student] = log_root / student / os.listdir(log_root / student)[0]
+    return log_root, runs
+
+
+def test_teacher_then_depth_and_blind_students_train(parkour_runs):
+    from legged_train.checkpoint import load_checkpoint_file
+
+    _, runs = parkour_runs
+    for student in ("go1_parkour_depth", "go1_parkour_blind"):
+        state = load_checkpoint_file(runs[student] / "model_1.pt")["student_state_dict"]
         has_encoder = any("encoder" in key for key in state)
         assert has_encoder == (student == "go1_parkour_depth")
+
+
+def test_play_shows_what_the_depth_student_sees_and_exports_its_image_input(parkour_runs):
+    import json
+
+    import imageio.v2 as imageio
+
+    from legged_train.cli import play
+
+    log_root, runs = parkour_runs
+    video = runs["go1_parkour_depth"] / "play.mp4"
+    assert play.main(["--task", "go1_parkour_depth", "--log-root", str(log_root), "--video", "--video-path", str(video),
+                      "--no-eval"]) == 0
+    frame = imageio.get_reader(str(video)).get_data(3)
+    width = frame.shape[1]
+    inset = frame[2:2 + 24 * 4, width - 2 - 32 * 4:width - 2].astype(int)  # 32 x 24 pixels, 4x enlarged in a 640-wide frame
+    assert (frame[0, width - 32 * 4 - 4:width] > 230).all()  # the white border above it
+    assert np.abs(inset[..., 0] - inset[..., 1]).mean() < 8  # grey: depth, not the scene's colours
+    assert inset[..., 0].std() > 10  # and it shows something (near ground below far sky)
+    info = json.loads((runs["go1_parkour_depth"] / "exported" / "policy.json").read_text())
+    assert info["observation_group"] == "depth" and info["image_inputs"][0]["term"] == "depth_image"
+    assert info["image_inputs"][0]["shape"] == [1, 24, 32] and info["depth_camera"]["far"] == 2.0
 
 
 def test_depth_images_are_kept_in_float16_in_the_rollout():

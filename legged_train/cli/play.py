@@ -115,7 +115,7 @@ def play_commands(env, policy, segments, video_path, width, height, open_viewer,
 
     renderer = frames = viewer = None
     if video_path is not None:
-        from legged_train.envs.render import OffscreenRenderer
+        from legged_train.envs.render import OffscreenRenderer, env_frame
 
         renderer, frames = OffscreenRenderer(env.mj_model, width=width, height=height, track_body=env.cfg.robot.base_body), []
         # Render every k-th policy step: software GL takes a good part of a second per frame.
@@ -142,7 +142,7 @@ def play_commands(env, policy, segments, video_path, width, height, open_viewer,
                 measured = torch.cat([env.base_lin_vel_heading[0], env.yaw_rate[:1]])
                 speed_error += (measured - torch.tensor(command, device=env.device)).square().sum()
                 if renderer is not None and step_count % frame_every == 0:
-                    frames.append(renderer.render(env.qpos_numpy(0)))
+                    frames.append(env_frame(renderer, env))
                 step_count += 1
                 if viewer is not None:
                     _sync_viewer(env, viewer, viewer_data)
