@@ -70,8 +70,8 @@ def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # Linux: kB
 
 
-def build(stage: str, args, run_dir: str, env_overrides: dict, train_overrides: dict):
-    task = get_task(TASKS[stage])
+def build(task_name: str, args, run_dir: str, env_overrides: dict, train_overrides: dict):
+    task = get_task(task_name)
     env_cfg, train_cfg = task.env_cfg, task.train_cfg
     apply_overrides(env_cfg, {"seed": args.seed, **({"num_envs": args.num_envs} if args.num_envs else {}), **env_overrides})
     apply_overrides(train_cfg, {"seed": args.seed, "log_interval": args.eval_every, "eval_interval": 0, **train_overrides})
@@ -88,11 +88,12 @@ def success_table(course: dict) -> dict:
 
 
 def run_stage(stage: str, args, out: str, course_cfg: CourseConfig, env_overrides: dict, train_overrides: dict,
-              minutes: float) -> tuple[dict, str]:
-    """Train a stage for ``minutes``; its final course and its last checkpoint."""
+              minutes: float, task_name: str | None = None) -> tuple[dict, str]:
+    """Train a stage (``task_name``, default ``TASKS[stage]``) for ``minutes``; its final course and its last checkpoint."""
     run_dir = os.path.join(out, stage)
-    env, runner = build(stage, args, run_dir, env_overrides, train_overrides)
-    emit({"event": "start", "stage": stage, "task": TASKS[stage], "num_envs": env.num_envs,
+    task_name = task_name or TASKS[stage]
+    env, runner = build(task_name, args, run_dir, env_overrides, train_overrides)
+    emit({"event": "start", "stage": stage, "task": task_name, "num_envs": env.num_envs,
           "steps_per_iteration": env.num_envs * runner.cfg.num_steps_per_env, "run_dir": run_dir})
 
     def course(seconds: float) -> dict:
@@ -114,7 +115,7 @@ def run_stage(stage: str, args, out: str, course_cfg: CourseConfig, env_override
                   "terrain_level": round(env.terrain_levels.float().mean().item(), 3),
                   "episode_mean_reward": stats.get("episode/mean_reward"),
                   "episode_mean_length": stats.get("episode/mean_length"), "peak_rss_mb": peak_rss_mb()}
-        if stage == "student":
+        if "distill/teacher_act_prob" in stats:  # a distillation stage
             record.update(teacher_act_prob=stats.get("distill/teacher_act_prob"), action_loss=stats.get("distill/action_loss"))
         emit(record)
         if seconds >= next_course and seconds < minutes * 60.0:

@@ -134,3 +134,44 @@ def test_normalized_image_encodings_round_trip_within_half_a_level_and_refuse_ot
         assert np.abs(files.decode_segment(arrays, encoding) - x).max() <= 0.5 / levels + 1e-7
     with pytest.raises(ValueError, match=r"^obs.depth.depth_image holds values in \[-0.5, 1\]; normalized_image stores pixels in \[0, 1\]"):
         files.encode_segment(np.array([[-0.5, 1.0]], np.float32), "normalized_image", "obs.depth.depth_image")
+
+
+def test_the_depth_student_by_dagger_in_two_processes_stores_its_images_as_normalized_image(parkour_runs, tmp_path):
+    import glob
+    import subprocess
+    import sys
+    import time
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    _, runs = parkour_runs
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "MUJOCO_GL": "egl"}
+    log_root, data = tmp_path / "logs", tmp_path / "data"
+    trainer = subprocess.Popen(
+        [sys.executable, os.path.join(root, "train.py"), "--task", "go1_parkour_depth_dagger", "--max-iterations", "6",
+         "--log-root", str(log_root), *TINY_ENV, "env.episode_length_s=0.5", "train.num_steps_per_env=4",
+         "train.save_interval=2", "train.eval_interval=0", "train.torch_threads=1", "train.rollout_torch_threads=1",
+         f"train.pretrain_dataset.data_dir={data}", "train.pretrain_dataset.wait_for_data_s=120"],
+        cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not glob.glob(str(log_root / "go1_parkour_depth_dagger" / "*" / "model_0.pt")) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        (run_dir,) = glob.glob(str(log_root / "go1_parkour_depth_dagger" / "*"))
+        collector = subprocess.run(
+            [sys.executable, os.path.join(root, "dagger_collect.py"), "--teacher", str(runs["go1_parkour_teacher"]),
+             "--student-run", run_dir, "--save-dir", str(data), "--rollout-length", "25", "--min-timesteps", "600",
+             "--teacher-act-prob", "0.5", "--wait-timeout", "120", "--compress", "depth.depth_image=normalized_image"],
+            cwd=root, capture_output=True, text=True, timeout=300, env=env,
+        )
+        trainer_out, _ = trainer.communicate(timeout=300)
+    finally:
+        if trainer.poll() is None:
+            trainer.kill()
+    assert collector.returncode == 0, collector.stderr[-3000:]
+    assert trainer.returncode == 0, trainer_out[-3000:]
+    assert "demonstrations arrived" in trainer_out
+    slices = glob.glob(str(data / "**" / "*.npz"), recursive=True)
+    assert slices
+    with np.load(slices[0], allow_pickle=False) as stored:
+        assert stored["obs.depth.depth_image"].dtype == np.uint8 and stored["obs.depth.depth_image"].shape[1] == 32 * 24

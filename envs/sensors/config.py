@@ -46,8 +46,8 @@ class DepthCameraConfig:
     # world the camera sees is then that heightfield alone; mj_ray's cost grows with the terrain's
     # size: ~2 ms a ray on the default 160 m terrain), else the backend's mj_ray; "mujoco" always mj_ray.
     ray_caster: str = "auto"
-    march_step: float = 0.03  # m between samples along a ray (thinner features can be missed)
-    march_refine: int = 5  # halvings of the last interval: the depth to within march_step / 2^5 (1 mm)
+    march_step: float = 0.05  # m between samples along a ray (thinner features can be missed; hurdles are 0.1 m)
+    march_refine: int = 6  # halvings of the last interval: the depth to within march_step / 2^6 (0.8 mm)
 
     def validate(self) -> None:
         """Raise ValueError naming the field (``DepthCameraConfig.<field>``), its value and what is allowed."""

@@ -44,11 +44,11 @@ def quat_to_matrix(quat: torch.Tensor) -> torch.Tensor:
 
 
 def march_heightfield(ground, origins: torch.Tensor, directions: torch.Tensor, max_distance: torch.Tensor,
-                      step: float, refine: int) -> torch.Tensor:
+                      step: float, refine: int, top: float) -> torch.Tensor:
     """Ray distances to a heightfield, by marching: (n, 3) origins, (n, R, 3) unit directions, (R,)
     longest distance of interest per ray; ``ground`` maps (..., 2) x, y to heights (``TerrainHeights``:
     MuJoCo's own triangles). Returns (n, R) distances, -1 for rays that stay above the ground within
-    their ``max_distance``.
+    their ``max_distance``; a ray rising above ``top`` (the terrain's highest point) stops there.
 
     mj_ray tests every heightfield cell in the rectangle a ray spans inside the terrain's bounding
     box, milliseconds a ray on a 160 m terrain; this samples each ray every ``step`` metres (only the
@@ -67,7 +67,8 @@ def march_heightfield(ground, origins: torch.Tensor, directions: torch.Tensor, m
         points = flat_origins[active] + t * flat_dirs[active]
         below = points[:, 2] <= ground(points[:, :2])
         hit[active[below]] = t
-        active = active[~below & (t < flat_max[active])]
+        sky = (points[:, 2] > top) & (flat_dirs[active, 2] >= 0.0)  # above everything, and rising
+        active = active[~below & ~sky & (t < flat_max[active])]
     found = (hit > 0).nonzero().squeeze(1)
     low, high = hit[found] - step, hit[found]
     for _ in range(refine):  # the ground lies between low (above it) and high (at or below it)
@@ -92,6 +93,7 @@ class DepthCamera:
         # On a terrain the world the camera sees is one heightfield: marched in torch (see
         # march_heightfield) unless cfg.ray_caster is "mujoco"; anything else: the backend's mj_ray.
         self.terrain_heights = terrain_heights if cfg.ray_caster != "mujoco" else None
+        self.terrain_top = float(terrain_heights.heights.max()) if self.terrain_heights is not None else 0.0
         self.device = sim.device
         n = sim.num_envs
         self.period_steps = max(1, round(cfg.update_period_s / step_dt))
@@ -122,7 +124,7 @@ class DepthCamera:
         directions = torch.einsum("nij,pj->npi", rot, self.rays_body)  # (n, P, 3)
         if self.terrain_heights is not None:
             distance = march_heightfield(self.terrain_heights, origin, directions, self.max_distance,
-                                         cfg.march_step, cfg.march_refine)
+                                         cfg.march_step, cfg.march_refine, self.terrain_top)
         else:
             distance = self.sim.rays(origin[:, None, :].expand_as(directions), directions, env_ids, WORLD_GEOM_GROUP)
         depth = distance * self.axis_cosine

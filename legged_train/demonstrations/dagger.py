@@ -43,6 +43,7 @@ from torch import nn
 from legged_train.algorithms.distillation import teacher_act_prob_schedule
 from legged_train.checkpoint import checkpoint_iteration
 from legged_train.demonstrations.saver import DemonstrationSaver
+from legged_train.observation_groups import image_layout
 
 CHECKPOINT_PATTERN = "model_<iteration>.pt"
 # How often a waiting collector repeats that it is still waiting.
@@ -64,37 +65,39 @@ def _schedule_name(teacher_act_prob) -> str | float:
 
 
 # ---------------------------------------------------------------------- checkpoints and actors
-def actor_spec(checkpoint: dict, path: str) -> tuple[type[nn.Module], dict]:
+def actor_spec(checkpoint: dict, path: str, images: list | None = None, obs_group: str = "policy") -> tuple[type[nn.Module], dict]:
     """The actor class and keyword arguments a checkpoint's run built (its ``config``: actor_cfg,
-    empirical_normalization, init_noise_std), as PPO builds them."""
-    from legged_train.algorithms.ppo import network_class
+    empirical_normalization, init_noise_std), as PPO builds them; ``images``: the image terms of the
+    group it reads (``observation_groups.image_layout``), for an actor that reads images."""
+    from legged_train.algorithms.ppo import actor_classes, image_options, network_class
     from legged_train.checkpoint import CheckpointError
-    from legged_train.networks import MLPActor, RecurrentActor
 
     config = checkpoint.get("config")
     if not isinstance(config, dict) or not isinstance(config.get("actor_cfg"), dict) or "actor_state_dict" not in checkpoint:
         raise CheckpointError(f"checkpoint {path!r} holds no actor_state_dict with a config.actor_cfg: not a PPO-family run's checkpoint")
     actor_cfg = dict(config["actor_cfg"])
     try:
-        cls = network_class("actor", None, actor_cfg, RecurrentActor, MLPActor)
+        cls = network_class("actor", None, actor_cfg, *actor_classes(bool(images)))
+        kwargs = {
+            "obs_normalization": bool(config.get("empirical_normalization", True)),
+            "init_noise_std": float(config.get("init_noise_std", 1.0)),
+            **actor_cfg,
+            **image_options("actor", cls, obs_group, images or []),
+        }
     except ValueError as err:
         raise CheckpointError(f"checkpoint {path!r}: {err}") from None
-    kwargs = {
-        "obs_normalization": bool(config.get("empirical_normalization", True)),
-        "init_noise_std": float(config.get("init_noise_std", 1.0)),
-        **actor_cfg,
-    }
     return cls, kwargs
 
 
-def load_actor(checkpoint: dict, path: str, num_obs: int, num_actions: int, device, previous: nn.Module | None = None) -> nn.Module:
+def load_actor(checkpoint: dict, path: str, num_obs: int, num_actions: int, device, previous: nn.Module | None = None,
+               images: list | None = None, obs_group: str = "policy") -> nn.Module:
     """A new actor with the checkpoint's weights (observation normalizer included) on ``device``, in
     eval mode; a recurrent one takes over ``previous``'s memory when built alike (the episodes being
     played go on). A network that does not fit (another observation width, another size) is a
     ``CheckpointError`` naming both, and ``previous`` is left as it was."""
     from legged_train.checkpoint import CheckpointError
 
-    cls, kwargs = actor_spec(checkpoint, path)
+    cls, kwargs = actor_spec(checkpoint, path, images, obs_group)
     try:
         actor = cls(num_obs, num_actions, **kwargs)
     except (TypeError, ValueError) as err:
@@ -315,7 +318,8 @@ class DaggerSaver(DemonstrationSaver):
                 if student_group not in self.obs_groups:
                     raise CheckpointError(f"checkpoint {path!r}: its actor reads group {student_group!r}; the env has {sorted(self.obs_groups)}")
                 width = int(self.obs_groups[student_group].shape[-1])
-                actor = load_actor(checkpoint, path, width, int(self.env.num_actions), self.device, self.training_policy)
+                actor = load_actor(checkpoint, path, width, int(self.env.num_actions), self.device, self.training_policy,
+                                   image_layout(self.env, student_group), student_group)
             except (CheckpointError, KeyError, TypeError, ValueError) as err:
                 self._bad_checkpoints.add(signature)
                 self._last_load_error = str(err)

@@ -97,6 +97,7 @@ class TwoStageRunner(OnPolicyRunner):
         self.wait_for_data_s = float(dataset_kwargs.pop("wait_for_data_s"))
         self._dataset_kwargs = dict(
             **dataset_kwargs,
+            obs_group=self.cfg.actor_obs_group,  # the group the actor reads (a depth student's "depth")
             num_envs=env.num_envs,
             device=self.device,
             expected_layout=env.observation_layout() if hasattr(env, "observation_layout") else None,

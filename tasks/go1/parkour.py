@@ -27,6 +27,7 @@ from legged_train.envs.legged.config import LeggedEnvConfig, ObservationGroupCon
 from legged_train.envs.legged.env import make_legged_env
 from legged_train.envs.terrain import TerrainConfig
 from legged_train.runners.distillation_runner import DistillationRunner
+from legged_train.runners.two_stage_runner import TwoStageRunner
 from legged_train.tasks.go1.rough import go1_rough_student_train, go1_rough_teacher_env, go1_rough_teacher_train
 from legged_train.tasks.registry import register_task
 
@@ -65,8 +66,37 @@ def go1_parkour_student_train(student_obs_group: str):
     return cfg
 
 
+def go1_parkour_depth_dagger_env() -> LeggedEnvConfig:
+    cfg = go1_parkour_depth_env()
+    cfg.episode_length_s = 4.0  # as go1_dagger_student's: trajectories reach the trainer while fresh
+    return cfg
+
+
+def go1_parkour_depth_dagger_train():
+    """The depth student of DAgger in two processes (``tasks/go1/dagger.py``'s scheme): a feed-forward
+    ``ImageMLPActor`` on the ``depth`` group cloned from what ``dagger_collect.py`` writes, depth images
+    stored as ``normalized_image`` (``--compress depth.depth_image=normalized_image``):
+
+        python train.py --task go1_parkour_depth_dagger
+        python dagger_collect.py --teacher logs/go1_parkour_teacher/<run> \\
+            --student-run logs/go1_parkour_depth_dagger/<run> --save-dir data/go1_parkour_depth \\
+            --compress depth.depth_image=normalized_image
+    """
+    from legged_train.runners.two_stage_runner import PretrainDatasetConfig
+    from legged_train.tasks.go1.dagger import go1_dagger_student_train
+
+    cfg = go1_dagger_student_train()
+    cfg.actor_obs_group = "depth"
+    # 128 trajectories of at most 200 steps of 64 x 48 images and the critic's terms: ~350 MB as float32.
+    cfg.pretrain_dataset = PretrainDatasetConfig(data_dir="data/go1_parkour_depth", dataset_loops=True,
+                                                 keep_latest_n_trajs=128, wait_for_data_s=600.0)
+    return cfg
+
+
 register_task("go1_parkour_teacher", go1_parkour_teacher_env, go1_rough_teacher_train, make_legged_env)
 register_task("go1_parkour_depth", go1_parkour_depth_env, lambda: go1_parkour_student_train("depth"), make_legged_env,
               runner_cls=DistillationRunner)
 register_task("go1_parkour_blind", go1_parkour_blind_env, lambda: go1_parkour_student_train("policy"), make_legged_env,
               runner_cls=DistillationRunner)
+register_task("go1_parkour_depth_dagger", go1_parkour_depth_dagger_env, go1_parkour_depth_dagger_train, make_legged_env,
+              runner_cls=TwoStageRunner)
