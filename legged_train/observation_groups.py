@@ -42,27 +42,31 @@ def observation_group_width(env, group: str, field_name: str) -> int:
 
 
 def image_layout(env, group: str) -> list[tuple[str, int, tuple[int, int, int]]]:
-    """The image terms of ``group`` as ``(term, first column, (C, H, W))`` in its one-step vector,
-    from the env's ``observation_layout()`` and ``observation_image_shapes()``; [] for an env or a
-    group without images."""
+    """The image terms of ``group`` as ``(term, first column, (C, H, W))`` in its vector, one entry
+    per step of its history (oldest first), from the env's ``observation_layout()``,
+    ``observation_history()`` and ``observation_image_shapes()``; [] for an env or a group without images."""
     shapes = (env.observation_image_shapes() if hasattr(env, "observation_image_shapes") else {}).get(group, {})
     if not shapes:
         return []
-    images, column = [], 0
-    for term, width in env.observation_layout()[group]:
-        if term in shapes:
-            images.append((term, column, tuple(shapes[term])))
-        column += width
+    layout = env.observation_layout()[group]
+    one_step = sum(width for _, width in layout)
+    images = []
+    for step in range(env.observation_history()[group]):
+        column = step * one_step
+        for term, width in layout:
+            if term in shapes:
+                images.append((term, column, tuple(shapes[term])))
+            column += width
     return images
 
 
 def image_columns(env, group: str) -> torch.Tensor | None:
-    """A boolean mask over ``group``'s columns (every step of its history) that hold images; None without."""
+    """A boolean mask over ``group``'s columns that hold images; None without images."""
     images = image_layout(env, group)
     if not images:
         return None
-    one_step = sum(width for _, width in env.observation_layout()[group])
-    mask = torch.zeros(one_step, dtype=torch.bool)
+    mask = torch.zeros(sum(width for _, width in env.observation_layout()[group]) * env.observation_history()[group],
+                       dtype=torch.bool)
     for _, start, shape in images:
         mask[start:start + shape[0] * shape[1] * shape[2]] = True
-    return mask.repeat(env.observation_history()[group])
+    return mask

@@ -167,6 +167,18 @@ def test_image_terms_are_flattened_into_the_group_and_recomputed_rows_match():
     torch.testing.assert_close(rows[[0, 2]], full[[0, 2]])
 
 
+def test_an_image_group_with_history_lays_out_each_steps_image():
+    from legged_train.observation_groups import image_columns, image_layout
+
+    env = camera_env(latency_s=0.0)
+    env.cfg.observations["depth"].history_length = 2
+    env = LeggedVelocityEnv(env.cfg)
+    one_step = 3 + 192 + 3
+    assert image_layout(env, "depth") == [("depth_image", 3, (1, 12, 16)), ("depth_image", one_step + 3, (1, 12, 16))]
+    mask = image_columns(env, "depth")
+    assert mask.shape == (2 * one_step,) and int(mask.sum()) == 2 * 192 and mask[3] and not mask[2] and mask[one_step + 3]
+
+
 def test_a_resumed_env_sees_the_same_images():
     env = camera_env(terrain=SMALL_TERRAIN, noise=True, update_period_s=0.06, latency_s=0.1)
     actions = [0.4 * torch.randn(env.num_envs, env.num_actions, generator=torch.Generator().manual_seed(i)) for i in range(12)]

@@ -150,8 +150,8 @@ def terrain_scan(state) -> torch.Tensor:
     ground the robot stands on (the mean ground under its feet), clipped to +-clip: 0 everywhere on
     flat ground whatever the base does, + for a step up, - for a step down or a gap. For a policy's
     input: ``height_scan`` repeats the base's bobbing in every one of its points, 187 copies of one
-    signal that the observation normalizer scales up (a teacher reading it learned slowly: issue 21);
-    here the terrain alone (``base_height`` gives the base's height)."""
+    signal that the observation normalizer scales up; here the terrain alone (``base_height`` gives
+    the base's height)."""
     cfg = state.height_scan_cfg
     standing = 0.0 if state.base_ground is None else state.base_ground[:, None]
     return torch.clamp(scan_ground(state) - standing, -cfg.clip, cfg.clip)
