@@ -330,3 +330,22 @@ def test_go1_rough_runs_on_the_warp_backend():
     assert resets >= warp_env.num_envs  # every env was respawned on its tile at least once
     # The robots stand on the terrain, not on a plane at z = 0 (base heights are over the ground under the feet).
     assert (warp_env.base_height > 0.05).all() and (warp_env.base_height < 0.6).all()
+
+
+def test_warp_casts_the_depth_cameras_rays_as_mjbatch_does():
+    """PhysicsBackend.rays on MuJoCo Warp (the GPU camera's path), against mjbatch, for all envs and a subset."""
+    from legged_train.envs.legged.env import LeggedVelocityEnv
+
+    cfg = LeggedEnvConfig(num_envs=3)
+    cfg.depth_camera.enabled, cfg.depth_camera.latency_s = True, 0.0
+    cfg.depth_camera.width, cfg.depth_camera.height = 16, 12
+    env = LeggedVelocityEnv(cfg)
+    env.step(0.5 * torch.randn(3, 12, generator=torch.Generator().manual_seed(0)))
+    env.sim.forward()  # body poses of the current state (after a step they are the last substep's start)
+    warp = WarpBackend(env.mj_model, 3, device="cpu")
+    warp.set_state(torch.arange(3), env.sim.qpos.clone(), env.sim.qvel.clone())
+    expected = env.depth_camera.render()
+    assert (expected < cfg.depth_camera.far).any()
+    env.depth_camera.sim = warp
+    torch.testing.assert_close(env.depth_camera.render(), expected, atol=1e-4, rtol=0)
+    torch.testing.assert_close(env.depth_camera.render(torch.tensor([1])), expected[1:2], atol=1e-4, rtol=0)

@@ -30,17 +30,8 @@ import math
 
 import torch
 
+from legged_train.envs.legged.observations import quat_rotate_inverse
 from legged_train.envs.sensors.config import WORLD_GEOM_GROUP, DepthCameraConfig
-
-
-def quat_to_matrix(quat: torch.Tensor) -> torch.Tensor:
-    """(..., 3, 3) rotation matrices of unit quaternions (..., 4), (w, x, y, z)."""
-    w, x, y, z = quat.unbind(-1)
-    return torch.stack((
-        1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
-        2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
-        2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y),
-    ), dim=-1).reshape(*quat.shape[:-1], 3, 3)
 
 
 def march_heightfield(ground, origins: torch.Tensor, directions: torch.Tensor, max_distance: torch.Tensor,
@@ -55,7 +46,6 @@ def march_heightfield(ground, origins: torch.Tensor, directions: torch.Tensor, m
     rays that have not hit yet), then halves the last interval ``refine`` times. It misses what is
     thinner than ``step`` along a ray (a spike of one cell seen at a glancing angle)."""
     n, num_rays, _ = directions.shape
-    distance = torch.full((n, num_rays), -1.0, device=directions.device)
     flat_dirs = directions.reshape(-1, 3)
     flat_origins = origins[:, None, :].expand(-1, num_rays, -1).reshape(-1, 3)
     flat_max = max_distance.expand(n, -1).reshape(-1)
@@ -78,8 +68,7 @@ def march_heightfield(ground, origins: torch.Tensor, directions: torch.Tensor, m
         high = torch.where(below, middle, high)
         low = torch.where(below, low, middle)
     hit[found] = high
-    distance.view(-1).copy_(hit)
-    return distance
+    return hit.view(n, num_rays)
 
 
 class DepthCamera:
@@ -117,11 +106,13 @@ class DepthCamera:
         """(len(env_ids), height, width) z-depth in metres of the given envs (all: None), noise-free."""
         cfg = self.cfg
         pos = self.sim.xpos[:, self.body_id].to(self.device, torch.float32)
-        rot = quat_to_matrix(self.sim.xquat[:, self.body_id].to(self.device, torch.float32))
+        quat = self.sim.xquat[:, self.body_id].to(self.device, torch.float32)
         if env_ids is not None:
-            pos, rot = pos[env_ids], rot[env_ids]
-        origin = pos + torch.einsum("nij,j->ni", rot, self.offset)  # (n, 3)
-        directions = torch.einsum("nij,pj->npi", rot, self.rays_body)  # (n, P, 3)
+            pos, quat = pos[env_ids], quat[env_ids]
+        # Body frame -> world: the inverse rotation of the conjugate quaternion.
+        to_world = (quat * torch.tensor([1.0, -1.0, -1.0, -1.0], device=self.device))[:, None, :]
+        origin = pos + quat_rotate_inverse(to_world, self.offset.expand(len(pos), 1, 3))[:, 0]  # (n, 3)
+        directions = quat_rotate_inverse(to_world, self.rays_body.expand(len(pos), -1, -1))  # (n, P, 3)
         if self.terrain_heights is not None:
             distance = march_heightfield(self.terrain_heights, origin, directions, self.max_distance,
                                          cfg.march_step, cfg.march_refine, self.terrain_top)
