@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from legged_train.algorithms.ppo import actor_classes, image_options, network_class, reads_image_options
+from legged_train.algorithms.ppo import actor_classes, actor_network, network_class, reads_image_options
 from legged_train.checkpoint import CheckpointError, load_checkpoint_file
 from legged_train.config import RunnerConfig, check_fields, resolve_device
 from legged_train.finite import check_finite, check_module_finite
@@ -243,10 +243,10 @@ class Distillation:
         images = image_layout(env, cfg.student_obs_group)
         if student_class is None:
             cfg.check_networks(image_actor=bool(images))
-        student_class = network_class("actor", student_class, cfg.actor_cfg, *actor_classes(bool(images)))
+        student_class, image_kwargs = actor_network("actor", student_class, cfg.actor_cfg, cfg.student_obs_group, images)
         self.student = student_class(
             self.num_student_obs, env.num_actions, obs_normalization=cfg.empirical_normalization, **cfg.actor_cfg,
-            **image_options("student actor", student_class, cfg.student_obs_group, images),
+            **image_kwargs,
         ).to(self.device)
         self.student_is_recurrent = bool(getattr(self.student, "is_recurrent", False))
         self.teacher: nn.Module | None = None

@@ -196,6 +196,14 @@ def reads_image_options(network_cfg: dict) -> bool:
     return any(str(key).startswith("encoder_") for key in network_cfg)
 
 
+def actor_network(name: str, given: type[nn.Module] | None, actor_cfg: dict, obs_group: str,
+                  images: list) -> tuple[type[nn.Module], dict]:
+    """The actor class (``given``, else built from ``actor_cfg``: the image actors for a group with
+    ``images``) and the ``image_layout`` keyword it takes ({} without images)."""
+    actor_class = network_class(name, given, actor_cfg, *actor_classes(bool(images)))
+    return actor_class, image_options(name, actor_class, obs_group, images)
+
+
 def image_options(name: str, network: type[nn.Module], obs_group: str, images: list) -> dict:
     """The ``image_layout`` keyword for a network reading ``obs_group`` whose image terms are
     ``images`` (``observation_groups.image_layout``); {} without images. A network class that
@@ -244,7 +252,7 @@ class PPO:
         actor_images, critic_images = image_layout(env, cfg.actor_obs_group), image_layout(env, critic_group)
         if actor_class is None and critic_class is None:
             cfg.check_networks(image_actor=bool(actor_images))
-        actor_class = network_class("actor", actor_class, cfg.actor_cfg, *actor_classes(bool(actor_images)))
+        actor_class, actor_image_options = actor_network("actor", actor_class, cfg.actor_cfg, cfg.actor_obs_group, actor_images)
         critic_class = network_class("critic", critic_class, cfg.critic_cfg, RecurrentCritic, MLPCritic)
         self.actor = actor_class(
             num_actor_obs,
@@ -252,7 +260,7 @@ class PPO:
             obs_normalization=cfg.empirical_normalization,
             init_noise_std=cfg.init_noise_std,
             **cfg.actor_cfg,
-            **image_options("actor", actor_class, cfg.actor_obs_group, actor_images),
+            **actor_image_options,
         ).to(self.device)
         self.critic = critic_class(
             num_critic_obs, obs_normalization=cfg.empirical_normalization, **cfg.critic_cfg,

@@ -69,7 +69,7 @@ def actor_spec(checkpoint: dict, path: str, images: list | None = None, obs_grou
     """The actor class and keyword arguments a checkpoint's run built (its ``config``: actor_cfg,
     empirical_normalization, init_noise_std), as PPO builds them; ``images``: the image terms of the
     group it reads (``observation_groups.image_layout``), for an actor that reads images."""
-    from legged_train.algorithms.ppo import actor_classes, image_options, network_class
+    from legged_train.algorithms.ppo import actor_network
     from legged_train.checkpoint import CheckpointError
 
     config = checkpoint.get("config")
@@ -77,12 +77,12 @@ def actor_spec(checkpoint: dict, path: str, images: list | None = None, obs_grou
         raise CheckpointError(f"checkpoint {path!r} holds no actor_state_dict with a config.actor_cfg: not a PPO-family run's checkpoint")
     actor_cfg = dict(config["actor_cfg"])
     try:
-        cls = network_class("actor", None, actor_cfg, *actor_classes(bool(images)))
+        cls, image_kwargs = actor_network("actor", None, actor_cfg, obs_group, images or [])
         kwargs = {
             "obs_normalization": bool(config.get("empirical_normalization", True)),
             "init_noise_std": float(config.get("init_noise_std", 1.0)),
             **actor_cfg,
-            **image_options("actor", cls, obs_group, images or []),
+            **image_kwargs,
         }
     except ValueError as err:
         raise CheckpointError(f"checkpoint {path!r}: {err}") from None
