@@ -35,9 +35,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from rough_go1 import ROOT, emit, run_stage  # noqa: E402
+from rough_go1 import QUICK_ENV as ROUGH_QUICK_ENV  # noqa: E402
+from rough_go1 import QUICK_PPO, QUICK_STUDENT, ROOT, emit, latest_checkpoint, run_stage  # noqa: E402
 
-from legged_train.checkpoint import list_checkpoints  # noqa: E402
 from legged_train.course import CourseConfig  # noqa: E402
 
 STAGES = ("teacher", "depth", "blind")
@@ -47,9 +47,7 @@ COURSE_TYPES = ("flat", "rough", *OBSTACLES)
 DEPTH_SHARE = 0.8  # of the teacher's success, per obstacle type
 CLEARLY = 0.1  # success the blind student must trail the depth student by, on gaps and hurdles
 PIPELINE_HOURS = 3.0
-QUICK_ENV = {"num_envs": 20, "sim.num_threads": 1, "terrain.num_rows": 2, "depth_camera.width": 32, "depth_camera.height": 24}
-QUICK_PPO = {"num_steps_per_env": 4, "actor_cfg.hidden_dims": [16], "critic_cfg.hidden_dims": [16]}
-QUICK_STUDENT = {"num_steps_per_env": 4, "num_mini_batches": 2, "actor_cfg.rnn_hidden_dim": 8, "actor_cfg.hidden_dims": [8]}
+QUICK_ENV = {**ROUGH_QUICK_ENV, "depth_camera.width": 32, "depth_camera.height": 24}
 
 
 def type_success(course: dict, name: str) -> float:
@@ -106,10 +104,7 @@ def main() -> None:
     courses, minutes = {}, {}
     teacher_checkpoint = None
     if args.teacher_run:
-        checkpoints = list_checkpoints(args.teacher_run)
-        if not checkpoints:
-            parser.error(f"--teacher-run {args.teacher_run!r} holds no model_<iteration>.pt checkpoint")
-        teacher_checkpoint = os.path.abspath(checkpoints[-1])
+        teacher_checkpoint = latest_checkpoint(parser, args.teacher_run)
     for stage in [s for s in STAGES if s in args.stages]:
         if stage == "teacher":
             overrides, minutes[stage] = ppo_overrides, args.minutes

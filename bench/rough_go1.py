@@ -183,6 +183,14 @@ def summary(courses: dict, course_cfg: CourseConfig) -> dict:
     return result
 
 
+def latest_checkpoint(parser: argparse.ArgumentParser, run_dir: str) -> str:
+    """The absolute path of ``--teacher-run``'s newest checkpoint; a parser error when it has none."""
+    checkpoints = list_checkpoints(run_dir)
+    if not checkpoints:
+        parser.error(f"--teacher-run {run_dir!r} holds no model_<iteration>.pt checkpoint")
+    return os.path.abspath(checkpoints[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=45.0, help="training wall-clock of go1_rough and of the teacher")
@@ -210,10 +218,7 @@ def main() -> None:
     courses: dict = {}
     teacher_checkpoint = None
     if args.teacher_run:
-        checkpoints = list_checkpoints(args.teacher_run)
-        if not checkpoints:
-            parser.error(f"--teacher-run {args.teacher_run!r} holds no model_<iteration>.pt checkpoint")
-        teacher_checkpoint = os.path.abspath(checkpoints[-1])
+        teacher_checkpoint = latest_checkpoint(parser, args.teacher_run)
         recorded = os.path.join(args.teacher_run, "course_final.json")  # this script's teacher stage wrote it
         if "teacher" not in args.stages and os.path.exists(recorded):
             with open(recorded) as f:
