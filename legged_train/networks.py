@@ -92,7 +92,9 @@ class EmpiricalNormalization(nn.Module):
     """Running mean / std of observations (Chan's parallel update), applied as (x - mean) / std.
 
     Statistics change only when ``update`` is called (PPO does, once per iteration, with the
-    rollout it just learned from) and stop after ``until`` samples if set.
+    rollout it just learned from) and stop after ``until`` samples if set. Columns switched off by
+    ``keep_columns`` pass through as they are (terms read at a fixed scale, such as legged_gym's height
+    scan); the switch is a buffer, so a loaded checkpoint brings its own.
     """
 
     def __init__(self, shape: int, eps: float = 1e-2, until: int | None = None):
@@ -103,9 +105,19 @@ class EmpiricalNormalization(nn.Module):
         self.register_buffer("var", torch.ones(shape))
         self.register_buffer("std", torch.ones(shape))
         self.register_buffer("count", torch.zeros((), dtype=torch.long))
+        self.register_buffer("normalized", torch.ones(shape, dtype=torch.bool))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.mean) / (self.std + self.eps)
+        return torch.where(self.normalized, (x - self.mean) / (self.std + self.eps), x)
+
+    def keep_columns(self, columns: torch.Tensor) -> None:
+        """Pass the columns where the boolean mask ``columns`` is True through unnormalized."""
+        self.normalized.copy_(~columns.to(self.normalized.device))
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # Checkpoints from before the switch normalized every column.
+        state_dict.setdefault(prefix + "normalized", torch.ones_like(self.normalized))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     @torch.jit.unused
     def update(self, x: torch.Tensor) -> None:

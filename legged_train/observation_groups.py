@@ -70,3 +70,13 @@ def image_columns(env, group: str) -> torch.Tensor | None:
     for _, start, shape in images:
         mask[start:start + shape[0] * shape[1] * shape[2]] = True
     return mask
+
+
+def term_columns(env, group: str, terms) -> torch.Tensor | None:
+    """A boolean mask over ``group``'s columns that hold any of ``terms`` (in every step of its
+    history); None for an env without a layout or a group without those terms."""
+    layout = env.observation_layout().get(group, []) if hasattr(env, "observation_layout") else []
+    if not any(term in terms for term, _ in layout):
+        return None
+    one_step = torch.cat([torch.full((width,), term in terms, dtype=torch.bool) for term, width in layout])
+    return one_step.repeat(env.observation_history()[group])

@@ -186,6 +186,23 @@ def test_empirical_normalization_tracks_mean_and_std_of_everything_seen():
     torch.testing.assert_close(normalizer(everything).mean(0), torch.zeros(3), atol=1e-5, rtol=0)
 
 
+def test_kept_columns_pass_through_and_the_switch_travels_in_the_state_dict():
+    normalizer = EmpiricalNormalization(3)
+    normalizer.update(torch.randn(100, 3) * 4.0 + 2.0)
+    normalizer.keep_columns(torch.tensor([False, True, False]))
+    x = torch.randn(5, 3)
+    out = normalizer(x)
+    torch.testing.assert_close(out[:, 1], x[:, 1])
+    torch.testing.assert_close(out[:, 0], (x[:, 0] - normalizer.mean[0]) / (normalizer.std[0] + normalizer.eps))
+    loaded = EmpiricalNormalization(3)
+    loaded.load_state_dict(normalizer.state_dict())
+    torch.testing.assert_close(loaded(x), out)
+    # A checkpoint from before the switch normalizes every column.
+    old = {key: value for key, value in normalizer.state_dict().items() if key != "normalized"}
+    loaded.load_state_dict(old)
+    assert loaded.normalized.all()
+
+
 def test_actor_owns_its_normalizer_and_std_is_learnable():
     actor = MLPActor(4, 2, hidden_dims=[8], obs_normalization=True, init_noise_std=0.5)
     assert "obs_normalizer.mean" in actor.state_dict()

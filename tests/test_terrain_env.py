@@ -372,6 +372,29 @@ def test_a_rough_task_trains_one_iteration(name):
     assert env.obs_bufs["critic"].isfinite().all()
 
 
+def test_the_rough_teachers_scan_is_read_at_its_fixed_scale_and_a_wrong_term_is_refused():
+    from legged_train.algorithms.ppo import PPO
+    from legged_train.tasks import get_task
+
+    task = get_task("go1_rough_teacher")
+    env_cfg, train_cfg = task.env_cfg, task.train_cfg
+    assert train_cfg.fixed_scale_terms == ["terrain_scan"]
+    env_cfg.terrain = rough_terrain(max_init_terrain_level=0)
+    env_cfg.num_envs, env_cfg.sim.num_threads = 6, 1
+    env = task.make_env(env_cfg, "cpu")
+    ppo = PPO(env, train_cfg)
+    layout = env.observation_layout()["teacher"]
+    kept = torch.cat([torch.full((width,), term == "terrain_scan") for term, width in layout])
+    assert torch.equal(ppo.actor.obs_normalizer.normalized, ~kept)
+    assert ppo.critic.obs_normalizer.normalized.all()  # the critic's group has no terrain_scan
+    teacher_obs = env.get_observations()[1]["observations"]["teacher"]
+    ppo.actor.update_normalization(teacher_obs + 1.0)
+    torch.testing.assert_close(ppo.actor.obs_normalizer(teacher_obs)[:, kept], teacher_obs[:, kept])
+    train_cfg.fixed_scale_terms = ["terrain_scna"]
+    with pytest.raises(ValueError, match="fixed_scale_terms: 'terrain_scna' is not a term"):
+        PPO(env, train_cfg)
+
+
 def test_reference_state_starts_turn_with_the_random_yaw():
     """AMP's reference frames on a terrain: at the tile origin, the frame's world-frame velocity
     turned with its heading, so the robot still moves forward in its own frame."""

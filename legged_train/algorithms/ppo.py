@@ -18,9 +18,9 @@ from torch import nn
 
 from legged_train.config import RunnerConfig, check_fields, resolve_device
 from legged_train.distributed import average_gradients, broadcast_module, mean_over_ranks
-from legged_train.networks import RNN_TYPES, MLPActor, MLPCritic, RecurrentActor, RecurrentCritic, check_network_options
+from legged_train.networks import RNN_TYPES, EmpiricalNormalization, MLPActor, MLPCritic, RecurrentActor, RecurrentCritic, check_network_options
 from legged_train.finite import check_finite, check_module_finite
-from legged_train.observation_groups import image_columns, image_layout, observation_group_width
+from legged_train.observation_groups import image_columns, image_layout, observation_group_width, term_columns
 from legged_train.storage import RolloutStorage
 
 LR_SCHEDULES = ("adaptive", "fixed", "linear")
@@ -62,6 +62,10 @@ class PPOConfig(RunnerConfig):
     # "lstm", plus "rnn_hidden_dim" and "rnn_num_layers") PPO builds RecurrentActor / RecurrentCritic.
     init_noise_std: float = 1.0
     empirical_normalization: bool = True
+    # Observation terms the empirical normalization leaves as they are (read at their term's scale),
+    # in the actor's and the critic's groups: legged_gym's height scan, whose hundreds of columns would
+    # otherwise each count as much as a joint angle (see go1_rough_teacher).
+    fixed_scale_terms: list[str] = field(default_factory=list)
     actor_cfg: dict = field(default_factory=lambda: {"hidden_dims": [128, 128, 128], "activation": "elu"})
     critic_cfg: dict = field(default_factory=lambda: {"hidden_dims": [128, 128, 128], "activation": "elu"})
     # torch threads while collecting experience (0: as torch_threads). With a CPU simulator, 1 leaves
@@ -216,6 +220,32 @@ def image_options(name: str, network: type[nn.Module], obs_group: str, images: l
     return {"image_layout": [(start, shape) for _, start, shape in images]}
 
 
+def keep_fixed_scale_terms(env, terms: list[str], groups: dict[nn.Module, str]) -> None:
+    """Switch the empirical normalization off for ``terms`` in each network of ``groups`` (network ->
+    the observation group it reads). A term in none of the groups is a ValueError."""
+    if not terms:
+        return
+    found = set()
+    for network, group in groups.items():
+        columns = term_columns(env, group, terms)
+        if columns is None:
+            continue
+        found.update(term for term, _ in env.observation_layout()[group] if term in terms)
+        normalizer = getattr(network, "obs_normalizer", None)
+        if not isinstance(normalizer, EmpiricalNormalization):
+            continue
+        images = image_columns(env, group)
+        # An image network normalizes its vector columns only.
+        normalizer.keep_columns(columns if images is None else columns[~images])
+    missing = [term for term in terms if term not in found]
+    if missing and hasattr(env, "observation_layout"):
+        layout = env.observation_layout()
+        raise ValueError(
+            f"fixed_scale_terms: {missing[0]!r} is not a term of the normalized groups "
+            + ", ".join(f"{group!r} ({[term for term, _ in layout.get(group, [])]})" for group in dict.fromkeys(groups.values()))
+        )
+
+
 class PPO:
     """PPO agent: actor (reads ``cfg.actor_obs_group``, default ``policy``), critic (reads
     ``cfg.critic_obs_group``, default ``critic``), optimizer, rollout storage.
@@ -273,6 +303,7 @@ class PPO:
         )
         self.actor_is_recurrent = bool(getattr(self.actor, "is_recurrent", False))
         self.critic_is_recurrent = bool(getattr(self.critic, "is_recurrent", False))
+        keep_fixed_scale_terms(env, cfg.fixed_scale_terms, {self.actor: cfg.actor_obs_group, self.critic: critic_group})
         self.is_recurrent = self.actor_is_recurrent or self.critic_is_recurrent
         self.storage = RolloutStorage(
             env.num_envs, cfg.num_steps_per_env, num_actor_obs, num_critic_obs, env.num_actions, self.device,

@@ -209,6 +209,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         return 130
     except user_errors() as err:
         fail(parser, err)
+    unfinished = False  # a new run stopped before its first checkpoint: its folder goes once the runner is closed
     try:
         with stop_on_signals(runner):
             if target is not None:
@@ -218,18 +219,21 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     except (NonFiniteError, NonFiniteCheckpointError) as err:
         # Checkpoints are written between iterations, atomically, and never with NaN: the last one is intact.
         print(f"training stopped: {one_line(err)}; {last_good_checkpoint(parser, args, run_dir)}", file=sys.stderr)
-        remove_unfinished_run(run_dir, is_new_run)
+        unfinished = True
         return 1
     except ImportError as err:  # a logger backend that is not installed
-        remove_unfinished_run(run_dir, is_new_run)
+        unfinished = True
         fail(parser, err)
     except KeyboardInterrupt:
-        remove_unfinished_run(run_dir, is_new_run)
+        unfinished = True
         print(f"aborted at iteration {runner.iteration}: nothing saved since the last checkpoint", file=sys.stderr)
         return 130
     finally:
+        # Closed first: the loggers write their last records into the run folder as they close.
         runner.close()
         env.close()
+        if unfinished:
+            remove_unfinished_run(run_dir, is_new_run)
         if args.distributed:
             from legged_train import distributed
 
