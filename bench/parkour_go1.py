@@ -36,7 +36,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from rough_go1 import QUICK_ENV as ROUGH_QUICK_ENV  # noqa: E402
-from rough_go1 import QUICK_PPO, QUICK_STUDENT, ROOT, emit, latest_checkpoint, run_stage  # noqa: E402
+from rough_go1 import QUICK_PPO, QUICK_STUDENT, ROOT, emit, latest_checkpoint, recorded_course, run_stage  # noqa: E402
 
 from legged_train.course import CourseConfig  # noqa: E402
 
@@ -105,6 +105,11 @@ def main() -> None:
     teacher_checkpoint = None
     if args.teacher_run:
         teacher_checkpoint = latest_checkpoint(parser, args.teacher_run)
+        recorded = recorded_course(args.teacher_run)  # this script's teacher stage wrote it
+        if "teacher" not in args.stages and recorded is not None:
+            courses["teacher"] = recorded
+            if "train_wall_clock_s" in recorded:
+                minutes["teacher"] = recorded["train_wall_clock_s"] / 60.0
     for stage in [s for s in STAGES if s in args.stages]:
         if stage == "teacher":
             overrides, minutes[stage] = ppo_overrides, args.minutes

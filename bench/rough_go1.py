@@ -129,7 +129,7 @@ def run_stage(stage: str, args, out: str, course_cfg: CourseConfig, env_override
     runner.close()
     env.close()
     with open(os.path.join(run_dir, "course_final.json"), "w") as f:
-        json.dump(final, f, indent=1)
+        json.dump({**final, "train_wall_clock_s": round(seconds, 1)}, f, indent=1)
     return final, os.path.join(run_dir, f"model_{runner.iteration}.pt")  # learn() saves at the end of each call
 
 
@@ -183,6 +183,16 @@ def summary(courses: dict, course_cfg: CourseConfig) -> dict:
     return result
 
 
+def recorded_course(stage_dir: str) -> dict | None:
+    """The final course a stage of this script recorded in ``stage_dir`` (with its training
+    wall-clock, ``train_wall_clock_s``); None if it recorded none."""
+    path = os.path.join(stage_dir, "course_final.json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
 def latest_checkpoint(parser: argparse.ArgumentParser, run_dir: str) -> str:
     """The absolute path of ``--teacher-run``'s newest checkpoint; a parser error when it has none."""
     checkpoints = list_checkpoints(run_dir)
@@ -219,13 +229,13 @@ def main() -> None:
     teacher_checkpoint = None
     if args.teacher_run:
         teacher_checkpoint = latest_checkpoint(parser, args.teacher_run)
-        recorded = os.path.join(args.teacher_run, "course_final.json")  # this script's teacher stage wrote it
-        if "teacher" not in args.stages and os.path.exists(recorded):
-            with open(recorded) as f:
-                courses["teacher"] = json.load(f)
+        recorded = recorded_course(args.teacher_run)  # this script's teacher stage wrote it
+        if "teacher" not in args.stages and recorded is not None:
+            courses["teacher"] = recorded
     if args.rough_run and "rough" not in args.stages:
-        with open(os.path.join(args.rough_run, "course_final.json")) as f:
-            courses["rough"] = json.load(f)
+        courses["rough"] = recorded_course(args.rough_run)
+        if courses["rough"] is None:
+            parser.error(f"--rough-run {args.rough_run!r} holds no course_final.json (a go1_rough stage of this script writes it)")
     for stage in [s for s in STAGES if s in args.stages]:
         if stage == "student":
             overrides, minutes = {**student_overrides, "teacher_checkpoint": teacher_checkpoint}, args.student_minutes

@@ -62,14 +62,8 @@ def image_layout(env, group: str) -> list[tuple[str, int, tuple[int, int, int]]]
 
 def image_columns(env, group: str) -> torch.Tensor | None:
     """A boolean mask over ``group``'s columns that hold images; None without images."""
-    images = image_layout(env, group)
-    if not images:
-        return None
-    mask = torch.zeros(sum(width for _, width in env.observation_layout()[group]) * env.observation_history()[group],
-                       dtype=torch.bool)
-    for _, start, shape in images:
-        mask[start:start + shape[0] * shape[1] * shape[2]] = True
-    return mask
+    shapes = (env.observation_image_shapes() if hasattr(env, "observation_image_shapes") else {}).get(group, {})
+    return term_columns(env, group, shapes) if shapes else None
 
 
 def term_columns(env, group: str, terms) -> torch.Tensor | None:
