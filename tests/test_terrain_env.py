@@ -391,7 +391,7 @@ def test_the_rough_teachers_scan_is_read_at_its_fixed_scale_and_a_wrong_term_is_
     ppo.actor.update_normalization(teacher_obs + 1.0)
     torch.testing.assert_close(ppo.actor.obs_normalizer(teacher_obs)[:, kept], teacher_obs[:, kept])
     train_cfg.fixed_scale_terms = ["terrain_scna"]
-    with pytest.raises(ValueError, match="fixed_scale_terms: 'terrain_scna' is not a term"):
+    with pytest.raises(ValueError, match="fixed_scale_terms: 'terrain_scna' is not a term of the actor's or the critic's group: 'teacher' has"):
         PPO(env, train_cfg)
 
 

@@ -238,11 +238,11 @@ def keep_fixed_scale_terms(env, terms: list[str], groups: dict[nn.Module, str]) 
         # An image network normalizes its vector columns only.
         normalizer.keep_columns(columns if images is None else columns[~images])
     missing = [term for term in terms if term not in found]
-    if missing and hasattr(env, "observation_layout"):
-        layout = env.observation_layout()
+    if missing:
+        layout = env.observation_layout() if hasattr(env, "observation_layout") else {}
         raise ValueError(
-            f"fixed_scale_terms: {missing[0]!r} is not a term of the normalized groups "
-            + ", ".join(f"{group!r} ({[term for term, _ in layout.get(group, [])]})" for group in dict.fromkeys(groups.values()))
+            f"fixed_scale_terms: {missing[0]!r} is not a term of the actor's or the critic's group: "
+            + ", ".join(f"{group!r} has {[term for term, _ in layout.get(group, [])]}" for group in dict.fromkeys(groups.values()))
         )
 
 
