@@ -106,18 +106,24 @@ class EmpiricalNormalization(nn.Module):
         self.register_buffer("std", torch.ones(shape))
         self.register_buffer("count", torch.zeros((), dtype=torch.long))
         self.register_buffer("normalized", torch.ones(shape, dtype=torch.bool))
+        # Derived from ``normalized``: the select costs ~50 us a call at 1024 envs, so it runs only
+        # where some column is kept.
+        self.keeps_columns = False
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.where(self.normalized, (x - self.mean) / (self.std + self.eps), x)
+        normalized = (x - self.mean) / (self.std + self.eps)
+        return torch.where(self.normalized, normalized, x) if self.keeps_columns else normalized
 
     def keep_columns(self, columns: torch.Tensor) -> None:
         """Pass the columns where the boolean mask ``columns`` is True through unnormalized."""
         self.normalized.copy_(~columns.to(self.normalized.device))
+        self.keeps_columns = not bool(self.normalized.all())
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         # Checkpoints from before the switch normalized every column.
         state_dict.setdefault(prefix + "normalized", torch.ones_like(self.normalized))
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        self.keeps_columns = not bool(self.normalized.all())
 
     @torch.jit.unused
     def update(self, x: torch.Tensor) -> None:

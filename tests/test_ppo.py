@@ -200,7 +200,7 @@ def test_kept_columns_pass_through_and_the_switch_travels_in_the_state_dict():
     # A checkpoint from before the switch normalizes every column.
     old = {key: value for key, value in normalizer.state_dict().items() if key != "normalized"}
     loaded.load_state_dict(old)
-    assert loaded.normalized.all()
+    assert loaded.normalized.all() and not loaded.keeps_columns
 
 
 def test_actor_owns_its_normalizer_and_std_is_learnable():
