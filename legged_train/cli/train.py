@@ -196,7 +196,16 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         return 0
     if not args.task:
         fail(parser, "--task is required (see --list for the registered tasks)")
+    code = train(parser, args)
+    if args.distributed:
+        from legged_train import distributed
 
+        distributed.exit_process(code)
+    return code
+
+
+def train(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Set up, learn, close; the exit code. Bad input ends here with one line (exit 2)."""
     from legged_train.checkpoint import NonFiniteCheckpointError
     from legged_train.finite import NonFiniteError
 
