@@ -4,7 +4,9 @@ Every ``--eval-every`` iterations it prints one line with the training wall-cloc
 excluded), env steps, end-to-end training steps/s, the latest episode statistics and the standard
 evaluation (velocity_rmsd, yaw_rate_rmsd, cost_of_transport, fall_rate). The first line holds the
 env-only throughput at the same number of envs (random actions, resets included), so the training
-throughput can be read as a fraction of it. Stops after ``--minutes`` of training wall-clock or
+throughput can be read as a fraction of it, and how many cores the env keeps busy; every progress line
+has the wall-clock of the rollouts and the updates so far and the cores each kept busy (CPU time over
+wall-clock, every thread), to see what overlapping them could gain. Stops after ``--minutes`` of training wall-clock or
 ``--max-iterations``, whichever comes first, and saves the final checkpoint in the run directory.
 
     python bench/train_go1.py [--minutes 15] [--num-envs 1024] [--eval-every 50] \
@@ -56,6 +58,40 @@ def env_only_throughput(env, threads: int, steps: int = 50, rounds: int = 5) -> 
     return statistics.median(rates)
 
 
+class PhaseClock:
+    """Wall-clock and process CPU time (every thread's) spent in the rollouts and in the updates,
+    from the runner's callbacks. Cores busy = CPU time / wall-clock: on N cores, (N - cores busy) x
+    wall-clock is what an idle core could have taken on (work overlapped with that phase)."""
+
+    PHASES = ("rollout", "update")
+
+    def __init__(self, runner) -> None:
+        self.wall = dict.fromkeys(self.PHASES, 0.0)
+        self.cpu = dict.fromkeys(self.PHASES, 0.0)
+        self._started = (0.0, 0.0)
+        for phase in self.PHASES:
+            runner.add_callback(f"pre_{phase}", lambda *_: self._start())
+            runner.add_callback(f"post_{phase}", lambda *_, phase=phase: self._stop(phase))
+
+    def _start(self) -> None:
+        self._started = (time.perf_counter(), time.process_time())
+
+    def _stop(self, phase: str) -> None:
+        self.wall[phase] += time.perf_counter() - self._started[0]
+        self.cpu[phase] += time.process_time() - self._started[1]
+
+    def figures(self) -> dict:
+        return {f"{phase}_{what}": round(value, 2) for phase in self.PHASES
+                for what, value in (("wall_s", self.wall[phase]), ("cores_busy", self.cpu[phase] / max(self.wall[phase], 1e-9)))}
+
+
+def cores_busy(fn) -> float:
+    """Process CPU time over wall-clock while ``fn()`` runs."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    fn()
+    return (time.process_time() - cpu) / (time.perf_counter() - wall)
+
+
 def emit(record: dict) -> None:
     print(json.dumps(record), flush=True)
 
@@ -98,7 +134,10 @@ def main() -> None:
     runner = OnPolicyRunner(env, cfg=train_cfg, log_dir=run_dir, device=device)
     runner.run_config.update({"task": task.name, "command": " ".join(sys.argv)})
 
-    env_rate = env_only_throughput(env, train_cfg.rollout_torch_threads)
+    rates = []
+    env_only_cores = cores_busy(lambda: rates.append(env_only_throughput(env, train_cfg.rollout_torch_threads)))
+    env_rate = rates[0]
+    clock = PhaseClock(runner)
     emit({
         "event": "start",
         "task": task.name,
@@ -107,6 +146,7 @@ def main() -> None:
         "physics": type(env.sim).__name__,
         "steps_per_iteration": env.num_envs * train_cfg.num_steps_per_env,
         "env_only_steps_per_s": round(env_rate),
+        "env_only_cores_busy": round(env_only_cores, 2),
         "torch_threads": torch.get_num_threads() if train_cfg.torch_threads == 0 else train_cfg.torch_threads,
         "rollout_torch_threads": train_cfg.rollout_torch_threads,
         "cpu": platform.processor() or platform.machine(),
@@ -138,6 +178,7 @@ def main() -> None:
             "learning_rate": last_stats.get("train/learning_rate"),
             "action_std": last_stats.get("train/action_std"),
             **{name: round(value, 4) for name, value in evaluation.items()},
+            **clock.figures(),
         })
     final = os.path.join(run_dir, f"model_{runner.iteration}.pt")  # learn() saves at the end of each call
     runner.close()

@@ -11,6 +11,13 @@ velocity_rmsd <= ``--target`` or after ``--minutes``. The last line compares the
 
 Target (issue 8, 2-core CPU): the pretrained run reaches velocity_rmsd <= 0.25 in at most half the
 wall-clock of the scratch run.
+
+``--fine-tune VARIANT ...`` measures instead whether PPO keeps what pretraining gave (issue 23): for
+each variant of the fine-tuning options (``VARIANTS``), go1_flat_pretrained is evaluated at the end
+of pretraining and every ``--eval-every`` iterations of the next ``--ppo-iterations`` of PPO. Target: the
+velocity_rmsd never gets worse than its value at the end of pretraining plus 0.02, and ends below it.
+
+    python bench/two_stage.py --teacher-run logs/go1_flat/<run> --fine-tune plain warmup anchor warmup_anchor
 """
 
 from __future__ import annotations
@@ -47,8 +54,17 @@ def collect(teacher_run: str, save_dir: str, steps: int) -> float:
     return time.time() - started
 
 
-def train_until(task_name: str, args, run_dir: str, train_overrides: dict) -> dict:
-    """Train ``task_name`` from scratch until the standard evaluation reaches the target; returns the summary."""
+# Fine-tuning options of PPOConfig tried by --fine-tune (issue 23).
+MARGIN = 0.02  # velocity_rmsd PPO may lose, at worst, against the end of pretraining
+VARIANTS = {
+    "plain": {},
+    "warmup": {"critic_warmup_iterations": 10},
+    "anchor": {"anchor_coef": 1.0, "anchor_iterations": 100},
+    "warmup_anchor": {"critic_warmup_iterations": 10, "anchor_coef": 1.0, "anchor_iterations": 100},
+}
+
+
+def build(task_name: str, args, run_dir: str, train_overrides: dict):
     task = get_task(task_name)
     env_cfg, train_cfg = task.env_cfg, task.train_cfg
     apply_overrides(env_cfg, {"seed": args.seed})
@@ -57,40 +73,80 @@ def train_until(task_name: str, args, run_dir: str, train_overrides: dict) -> di
     env = task.make_env(env_cfg, "cpu")
     runner = make_runner(env, train_cfg, run_dir, "cpu", runner_cls=task.runner_cls)
     runner.run_config["task"] = task.name
+    return env, runner
+
+
+def learn_and_evaluate(env, runner, iterations: int, train_seconds: float, **fields) -> tuple[dict, float]:
+    """``iterations`` of training, then the standard evaluation, emitted; the evaluation and the training wall-clock."""
+    started = time.time()
+    runner.learn(num_learning_iterations=iterations)
+    train_seconds += time.time() - started
+    evaluation = {name: round(value, 4) for name, value in standard_evaluation(env, runner.get_inference_policy()).items()}
+    runner.train_mode()
+    pretraining = runner.iteration <= getattr(runner.cfg, "pretrain_iterations", 0)
+    emit({"event": "progress", **fields, "iteration": runner.iteration, "pretraining": pretraining,
+          "train_wall_clock_s": round(train_seconds, 1), "env_steps": runner.total_timesteps, **evaluation})
+    return evaluation, train_seconds
+
+
+def fine_tune(variant: str, args, demos: str) -> dict:
+    """go1_flat_pretrained with a VARIANTS entry: velocity_rmsd at the end of pretraining, its worst
+    and its last over the next ``--ppo-iterations`` of PPO."""
+    env, runner = build("go1_flat_pretrained", args, os.path.join(args.out, variant),
+                        {"pretrain_dataset.data_dir": demos, **VARIANTS[variant]})
+    pretrained, seconds = learn_and_evaluate(env, runner, runner.cfg.pretrain_iterations, 0.0, variant=variant)
+    curve = []
+    for _ in range(0, args.ppo_iterations, args.eval_every):
+        evaluation, seconds = learn_and_evaluate(env, runner, args.eval_every, seconds, variant=variant)
+        curve.append(evaluation["velocity_rmsd"])
+    runner.close()
+    env.close()
+    start = pretrained["velocity_rmsd"]
+    return {"event": "fine_tune", "variant": variant, "options": VARIANTS[variant], "end_of_pretraining": start,
+            "worst": max(curve), "last": curve[-1], "curve": curve,
+            "met": max(curve) <= start + MARGIN and curve[-1] < start}
+
+
+def train_until(task_name: str, args, run_dir: str, train_overrides: dict) -> dict:
+    """Train ``task_name`` from scratch until the standard evaluation reaches the target; returns the summary."""
+    env, runner = build(task_name, args, run_dir, train_overrides)
     train_seconds, reached = 0.0, None
     while train_seconds < args.minutes * 60.0:
-        started = time.time()
-        runner.learn(num_learning_iterations=args.eval_every)
-        train_seconds += time.time() - started
-        evaluation = standard_evaluation(env, runner.get_inference_policy())
-        runner.train_mode()
-        pretraining = runner.iteration <= getattr(train_cfg, "pretrain_iterations", 0)
-        emit({"event": "progress", "task": task.name, "iteration": runner.iteration, "pretraining": pretraining,
-              "train_wall_clock_s": round(train_seconds, 1), "env_steps": runner.total_timesteps,
-              **{name: round(value, 4) for name, value in evaluation.items()}})
+        evaluation, train_seconds = learn_and_evaluate(env, runner, args.eval_every, train_seconds, task=task_name)
         if evaluation["velocity_rmsd"] <= args.target:
             reached = {"iteration": runner.iteration, "train_wall_clock_s": round(train_seconds, 1),
-                       "env_steps": runner.total_timesteps, **{k: round(v, 4) for k, v in evaluation.items()}}
+                       "env_steps": runner.total_timesteps, **evaluation}
             break
     runner.close()
     env.close()
-    return {"task": task.name, "reached_target": reached, "train_wall_clock_s": round(train_seconds, 1)}
+    return {"task": task_name, "reached_target": reached, "train_wall_clock_s": round(train_seconds, 1)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--teacher-run", required=True, help="a walking go1_flat run folder (or its name under logs/go1_flat)")
+    parser.add_argument("--teacher-run", help="a walking go1_flat run folder (or its name under logs/go1_flat)")
     parser.add_argument("--demo-steps", type=int, default=200_000)
     parser.add_argument("--minutes", type=float, default=12.0, help="training wall-clock budget per run")
     parser.add_argument("--eval-every", type=int, default=10)
     parser.add_argument("--target", type=float, default=0.25, help="velocity_rmsd to reach (m/s)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--fine-tune", nargs="+", choices=list(VARIANTS), help="measure these fine-tuning variants instead")
+    parser.add_argument("--ppo-iterations", type=int, default=100, help="--fine-tune: PPO iterations after pretraining")
+    parser.add_argument("--demos", help="a demonstrations folder to use instead of collecting one")
     parser.add_argument("--out", default=os.path.join(ROOT, "logs", "bench_two_stage", time.strftime("%Y-%m-%d_%H-%M-%S")))
     args = parser.parse_args()
+    if not args.demos and not args.teacher_run:
+        parser.error("--teacher-run (to collect demonstrations from) or --demos is required")
 
-    demos = os.path.join(args.out, "demos")
-    collection_s = collect(args.teacher_run, demos, args.demo_steps)
-    emit({"event": "demonstrations", "dir": demos, "steps": args.demo_steps, "collection_wall_clock_s": round(collection_s, 1)})
+    demos, collection_s = args.demos, 0.0
+    if demos is None:
+        demos = os.path.join(args.out, "demos")
+        collection_s = collect(args.teacher_run, demos, args.demo_steps)
+        emit({"event": "demonstrations", "dir": demos, "steps": args.demo_steps, "collection_wall_clock_s": round(collection_s, 1)})
+    if args.fine_tune:
+        for variant in args.fine_tune:
+            emit(fine_tune(variant, args, demos))
+        return
 
     pretrained = train_until("go1_flat_pretrained", args, os.path.join(args.out, "pretrained"),
                              {"pretrain_dataset.data_dir": demos})
