@@ -131,9 +131,9 @@ def run_stage(stage: str, args, out: str, course_cfg: CourseConfig, env_override
           "steps_per_iteration": env.num_envs * runner.cfg.num_steps_per_env, "run_dir": run_dir})
 
     def course(seconds: float) -> dict:
-        started = time.time()
-        result = course_evaluation(env, runner.get_inference_policy(), course_cfg)
-        result["stairs_at_target"] = stairs_at_target(env, runner.get_inference_policy(), stairs_cfg)
+        started, policy = time.time(), runner.get_inference_policy()
+        result = course_evaluation(env, policy, course_cfg)
+        result["stairs_at_target"] = stairs_at_target(env, policy, stairs_cfg)
         runner.train_mode()
         emit({"event": "course", "stage": stage, "iteration": runner.iteration, "train_wall_clock_s": round(seconds, 1),
               "course_wall_clock_s": round(time.time() - started, 1), "success_rate": round(result["success_rate"], 3),

@@ -85,13 +85,6 @@ class PhaseClock:
                 for what, value in (("wall_s", self.wall[phase]), ("cores_busy", self.cpu[phase] / max(self.wall[phase], 1e-9)))}
 
 
-def cores_busy(fn) -> float:
-    """Process CPU time over wall-clock while ``fn()`` runs."""
-    wall, cpu = time.perf_counter(), time.process_time()
-    fn()
-    return (time.process_time() - cpu) / (time.perf_counter() - wall)
-
-
 def emit(record: dict) -> None:
     print(json.dumps(record), flush=True)
 
@@ -134,9 +127,9 @@ def main() -> None:
     runner = OnPolicyRunner(env, cfg=train_cfg, log_dir=run_dir, device=device)
     runner.run_config.update({"task": task.name, "command": " ".join(sys.argv)})
 
-    rates = []
-    env_only_cores = cores_busy(lambda: rates.append(env_only_throughput(env, train_cfg.rollout_torch_threads)))
-    env_rate = rates[0]
+    wall, cpu = time.perf_counter(), time.process_time()
+    env_rate = env_only_throughput(env, train_cfg.rollout_torch_threads)
+    env_only_cores = (time.process_time() - cpu) / (time.perf_counter() - wall)
     clock = PhaseClock(runner)
     emit({
         "event": "start",
