@@ -25,6 +25,7 @@ checks the targets on the final courses:
 
     python bench/rough_go1.py [--minutes 45] [--student-minutes 15] [--stages rough teacher student]
     python bench/rough_go1.py --stages student --teacher-run logs/bench_rough/<run>/teacher
+    python bench/rough_go1.py --stages student --teacher-run <teacher> --continue-run <run>/student --student-minutes 30
     python bench/rough_go1.py --quick     # a smoke test of the script: tiny settings, seconds
 """
 
@@ -246,9 +247,10 @@ def main() -> None:
     parser.add_argument("--student-minutes", type=float, default=15.0, help="distillation wall-clock of the student")
     parser.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES))
     parser.add_argument("--teacher-run", help="a go1_rough_teacher run folder (its latest checkpoint) for the student stage")
-    parser.add_argument("--continue-run", help="a rough or teacher stage folder of this script to train on, up to "
-                        "--minutes in all, from its latest checkpoint and recorded wall-clock (one stage in --stages)")
+    parser.add_argument("--continue-run", help="a stage folder of this script to train on, up to --minutes (a student: "
+                        "--student-minutes) in all, from its latest checkpoint and recorded wall-clock (one stage in --stages)")
     parser.add_argument("--rough-run", help="a go1_rough stage folder of this script whose final course the summary uses")
+    parser.add_argument("--student-run", help="a student stage folder of this script whose final course the summary uses")
     parser.add_argument("--max-iterations", type=int, default=100_000, help="per stage")
     parser.add_argument("--eval-every", type=int, default=10, help="iterations between progress lines")
     parser.add_argument("--course-every-minutes", type=float, default=15.0, help="training minutes between courses")
@@ -267,8 +269,8 @@ def main() -> None:
         parser.error("--stages student without teacher needs --teacher-run")
 
     if args.continue_run:
-        if len(args.stages) != 1 or args.stages[0] == "student":
-            parser.error(f"--continue-run goes on with one rough or teacher stage; got --stages {' '.join(args.stages)}")
+        if len(args.stages) != 1:
+            parser.error(f"--continue-run goes on with one stage; got --stages {' '.join(args.stages)}")
         if recorded_course(args.continue_run) is None or not list_checkpoints(args.continue_run):
             parser.error(f"--continue-run {args.continue_run!r} holds no course_final.json and checkpoint of this script's stage")
     courses: dict = {}
@@ -278,10 +280,11 @@ def main() -> None:
         recorded = recorded_course(args.teacher_run)  # this script's teacher stage wrote it
         if "teacher" not in args.stages and recorded is not None:
             courses["teacher"] = recorded
-    if args.rough_run and "rough" not in args.stages:
-        courses["rough"] = recorded_course(args.rough_run)
-        if courses["rough"] is None:
-            parser.error(f"--rough-run {args.rough_run!r} holds no course_final.json (a go1_rough stage of this script writes it)")
+    for stage, stage_dir in (("rough", args.rough_run), ("student", args.student_run)):
+        if stage_dir and stage not in args.stages:
+            courses[stage] = recorded_course(stage_dir)
+            if courses[stage] is None:
+                parser.error(f"--{stage}-run {stage_dir!r} holds no course_final.json (a {stage} stage of this script writes it)")
     for stage in [s for s in STAGES if s in args.stages]:
         if stage == "student":
             overrides, minutes = {**student_overrides, "teacher_checkpoint": teacher_checkpoint}, args.student_minutes

@@ -137,6 +137,21 @@ def test_swing_height_stance_and_base_height_terms():
     assert torch.allclose(rewards.base_height(env, target=0.5), torch.square(env.base_height - 0.5))
 
 
+def test_swing_trajectory_follows_the_gait_clock_and_stays_down_at_a_standing_command():
+    env = LeggedVelocityEnv(small(get_task("g1_flat").env_cfg, 2))
+    env.reset()
+    env.step(torch.zeros(2, env.num_actions))
+    assert env.foot_phase_offsets.tolist() == [0.5, 0.0]  # alternating
+    env.gait_phase = torch.tensor([0.75, 0.75])  # left foot mid-swing, right foot mid-stance
+    env.is_moving_command = torch.tensor([True, False])
+    env.foot_height = torch.tensor([[0.08, 0.0], [0.08, 0.0]])
+    expected = torch.tensor([1.0, math.exp(-0.08 ** 2 / 0.01)])  # at a standing command both feet belong down
+    assert torch.allclose(rewards.feet_swing_trajectory(env, swing_height=0.08, sigma=0.01), expected)
+    env.foot_height = torch.tensor([[0.04, 0.02], [0.0, 0.0]])
+    expected = torch.tensor([math.exp(-(0.04 ** 2 + 0.02 ** 2) / 0.01), 1.0])
+    assert torch.allclose(rewards.feet_swing_trajectory(env, swing_height=0.08, sigma=0.01), expected)
+
+
 def test_gait_frequency_is_checked():
     cfg = small(get_task("g1_flat").env_cfg, 2)
     cfg.gait_frequency = 0.0

@@ -426,10 +426,11 @@ class LeggedEnvConfig:
 # Bounds of term parameters, by parameter name (every parameter must be a finite number).
 PARAM_BOUNDS = {
     "sigma": (lambda v: v > 0, " > 0"),
-    "target": (lambda v: v >= 0, " >= 0 (s)"),
+    "target": (lambda v: v >= 0, " >= 0"),
     "soft_limit": (lambda v: 0 < v <= 1, " in (0, 1]"),
     "max_tilt": (lambda v: v > 0, " > 0 (rad)"),
     "min_height": (lambda v: v >= 0, " >= 0 (m)"),
+    "swing_height": (lambda v: v > 0, " > 0 (m)"),
     "step": (lambda v: v >= 0, " >= 0"),
     "max_lin_vel_x": (lambda v: v > 0, " > 0 (m/s)"),
 }
