@@ -61,6 +61,10 @@ VARIANTS = {
     "warmup": {"critic_warmup_iterations": 10},
     "anchor": {"anchor_coef": 1.0, "anchor_iterations": 100},
     "warmup_anchor": {"critic_warmup_iterations": 10, "anchor_coef": 1.0, "anchor_iterations": 100},
+    # At 1.0 the anchor's pull (squared action distances of ~1e-2) is small beside PPO's surrogate.
+    "warmup_anchor10": {"critic_warmup_iterations": 10, "anchor_coef": 10.0, "anchor_iterations": 100},
+    "frozen_normalization": {"freeze_obs_normalization": True},
+    "warmup_frozen": {"critic_warmup_iterations": 10, "freeze_obs_normalization": True},
 }
 
 

@@ -150,3 +150,19 @@ def test_fine_tuning_warms_the_critic_up_then_holds_the_actor_near_the_cloned_on
     resumed.alg.load_state_dict(state)
     assert resumed.alg.ppo_updates == 3
     assert all(torch.equal(resumed.alg.anchor.state_dict()[k], v) for k, v in runner.alg.anchor.state_dict().items())
+
+
+def test_frozen_observation_normalization_keeps_the_pretrained_statistics_through_ppo(teacher_and_demos, tmp_path):
+    _, demos = teacher_and_demos
+    cfg = two_stage_cfg(demos, freeze_obs_normalization=True)
+    runner = TwoStageRunner(small_env(), cfg=cfg, log_dir=str(tmp_path))
+
+    def statistics():
+        return {f"{name}.{k}": v.clone() for name, network in (("actor", runner.alg.actor), ("critic", runner.alg.critic))
+                for k, v in network.state_dict().items() if "normalizer" in k}
+
+    runner.learn(num_learning_iterations=3)  # pretraining fits the statistics on the demonstrations
+    pretrained = statistics()
+    assert int(pretrained["actor.obs_normalizer.count"]) > 0
+    runner.learn(num_learning_iterations=2)  # PPO
+    assert all(torch.equal(statistics()[k], v) for k, v in pretrained.items())

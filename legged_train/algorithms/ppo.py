@@ -90,6 +90,9 @@ class PPOConfig(RunnerConfig):
     critic_warmup_iterations: int = 0
     anchor_coef: float = 0.0
     anchor_iterations: int = 100
+    # True: PPO's updates leave the observation normalizers' statistics as they are (as pretrained or
+    # loaded): a pretrained actor then keeps reading its inputs on the scale it was fitted on.
+    freeze_obs_normalization: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -494,7 +497,8 @@ class PPO:
             totals["approx_kl"] += kl.item()
             totals["clip_fraction"] += ((ratio - 1.0).abs() > cfg.clip_param).float().mean().item()
             num_updates += 1
-        self._update_normalization()
+        if not cfg.freeze_obs_normalization:
+            self._update_normalization()
         self.storage.clear()
         self.ppo_updates += 1
         means = {name: value / num_updates for name, value in totals.items()}
