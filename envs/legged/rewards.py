@@ -81,11 +81,17 @@ def feet_air_time(env: LeggedVelocityEnv, target: float = 0.25) -> torch.Tensor:
     return reward * env.is_moving_command
 
 
+def foot_gait_wave(env: LeggedVelocityEnv) -> torch.Tensor:
+    """(N, F) sin(2 pi (gait phase + the foot's offset)): the gait wants a foot down while this is
+    negative and in the air while it is positive (peaking mid-swing)."""
+    return torch.sin(2.0 * torch.pi * (env.gait_phase[:, None] + env.foot_phase_offsets))
+
+
 def gait_phase(env: LeggedVelocityEnv) -> torch.Tensor:
     """Share of feet whose contact matches the gait (``cfg.gait``'s phase offset per foot) on the gait
     clock: a dense hint of how to step, for any number of feet. Zero for a standing command. Meant
     for use with cfg.gait_clock."""
-    desired_stance = torch.sin(2.0 * torch.pi * (env.gait_phase[:, None] + env.foot_phase_offsets)) < 0.0
+    desired_stance = foot_gait_wave(env) < 0.0
     match = (env.foot_contact == desired_stance).float().mean(dim=1)
     return match * env.is_moving_command
 
@@ -130,8 +136,7 @@ def feet_swing_trajectory(env: LeggedVelocityEnv, swing_height: float = 0.08, si
     in stance (and under a standing command). Unlike ``gait_phase`` (contact matches, or not) it is
     dense: a foot lifted 2 cm already earns more than one left on the ground, which is what gets a
     biped off a standing optimum (MuJoCo Playground's humanoids track a foot-height curve likewise)."""
-    swing = torch.sin(2.0 * torch.pi * (env.gait_phase[:, None] + env.foot_phase_offsets)).clamp(min=0.0)
-    desired = swing_height * swing * env.is_moving_command[:, None]
+    desired = swing_height * foot_gait_wave(env).clamp(min=0.0) * env.is_moving_command[:, None]
     error = torch.sum(torch.square(env.foot_height - desired), dim=1)
     return torch.exp(-error / sigma)
 
