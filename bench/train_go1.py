@@ -106,7 +106,10 @@ def main() -> None:
 
     task = get_task(args.task)
     env_cfg, train_cfg = task.env_cfg, task.train_cfg
-    env_overrides, train_overrides = {"seed": args.seed}, {"seed": args.seed, "log_interval": args.eval_every}
+    # eval_interval 0: the runner's own periodic evaluation (go1_flat's every 50 iterations, on a second
+    # env) would run inside learn() and count as training wall-clock; this script evaluates outside it.
+    env_overrides = {"seed": args.seed}
+    train_overrides = {"seed": args.seed, "log_interval": args.eval_every, "eval_interval": 0}
     if args.num_envs is not None:
         env_overrides["num_envs"] = args.num_envs
     if args.torch_threads is not None:

@@ -63,6 +63,15 @@ VARIANTS = {
     "warmup_anchor": {"critic_warmup_iterations": 10, "anchor_coef": 1.0, "anchor_iterations": 100},
     # At 1.0 the anchor's pull (squared action distances of ~1e-2) is small beside PPO's surrogate.
     "warmup_anchor10": {"critic_warmup_iterations": 10, "anchor_coef": 10.0, "anchor_iterations": 100},
+    # The anchor still pulling at the end of the 100 iterations (weight 10 -> 6.7).
+    "warmup_anchor10_long": {"critic_warmup_iterations": 10, "anchor_coef": 10.0, "anchor_iterations": 300},
+    # Smaller steps: PPO's adaptive learning rate aims at a KL of 0.003 a minibatch, not 0.01.
+    "warmup20_small_kl": {"critic_warmup_iterations": 20, "desired_kl": 0.003},
+    "warmup20_small_kl_anchor10": {"critic_warmup_iterations": 20, "desired_kl": 0.003, "anchor_coef": 10.0,
+                                   "anchor_iterations": 200},
+    # Less exploration noise: the rollouts PPO learns from are closer to the deterministic policy evaluated.
+    "warmup_std02_anchor10": {"critic_warmup_iterations": 10, "init_noise_std": 0.2, "anchor_coef": 10.0,
+                              "anchor_iterations": 200},
     "frozen_normalization": {"freeze_obs_normalization": True},
     "warmup_frozen": {"critic_warmup_iterations": 10, "freeze_obs_normalization": True},
 }
