@@ -136,14 +136,16 @@ def test_fine_tuning_warms_the_critic_up_then_holds_the_actor_near_the_cloned_on
     stats = runner.learn(num_learning_iterations=2)  # the warm-up
     assert stats["train/critic_warmup"] == 1.0 and runner.alg.learning_rate == learning_rate
     actor = runner.alg.actor.state_dict()
-    # The actor's weights held (its normalizer statistics move with the rollouts, as always).
-    assert all(torch.equal(actor[k], v) for k, v in cloned.items() if "normalizer" not in k)
+    # The actor held, its observation statistics too; the critic learns, its statistics move.
+    assert all(torch.equal(actor[k], v) for k, v in cloned.items())
     assert any(not torch.equal(runner.alg.critic.state_dict()[k], v) for k, v in critic.items() if "normalizer" not in k)
+    assert any(not torch.equal(runner.alg.critic.state_dict()[k], v) for k, v in critic.items() if "normalizer" in k)
     assert all(torch.equal(runner.alg.anchor.state_dict()[k], v) for k, v in cloned.items() if "normalizer" not in k)
     stats = runner.learn(num_learning_iterations=1)  # the actor moves, pulled towards the cloned one
     assert "train/critic_warmup" not in stats and stats["train/anchor_weight"] == pytest.approx(1.0 - 2 / 4)
     assert stats["train/anchor_loss"] >= 0.0
     assert any(not torch.equal(runner.alg.actor.state_dict()[k], v) for k, v in cloned.items() if "normalizer" not in k)
+    assert any(not torch.equal(runner.alg.actor.state_dict()[k], v) for k, v in cloned.items() if "normalizer" in k)
     state = runner.alg.state_dict()
     assert state["ppo_updates"] == 3 and "anchor_state_dict" in state
     resumed = TwoStageRunner(small_env(), cfg=cfg)

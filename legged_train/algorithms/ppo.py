@@ -83,7 +83,8 @@ class PPOConfig(RunnerConfig):
     symmetry_augmentation: bool = False
     mirror_loss_coef: float = 0.0
     # Fine-tuning a pretrained actor (cloned from demonstrations, distilled, or loaded): the first
-    # critic_warmup_iterations of PPO train the critic alone, the actor and its learning rate held,
+    # critic_warmup_iterations of PPO train the critic alone, the actor (its weights, its observation
+    # statistics) and its learning rate held,
     # so that the first advantages the actor follows come from a critic of its own returns; and
     # anchor_coef adds the squared distance of the actor's mean action from the actor's at the start
     # of PPO (a frozen copy), its weight decayed linearly to 0 over anchor_iterations.
@@ -498,7 +499,9 @@ class PPO:
             totals["clip_fraction"] += ((ratio - 1.0).abs() > cfg.clip_param).float().mean().item()
             num_updates += 1
         if not cfg.freeze_obs_normalization:
-            self._update_normalization()
+            # In the warm-up the actor holds still, its input statistics too: moved alone they changed
+            # the cloned policy's walk (go1_flat_pretrained: velocity_rmsd 0.113 -> 0.122 in 10 iterations).
+            self._update_normalization(actor=not critic_only)
         self.storage.clear()
         self.ppo_updates += 1
         means = {name: value / num_updates for name, value in totals.items()}
@@ -586,15 +589,16 @@ class PPO:
         broadcast_module(self.critic)
 
     @torch.no_grad()
-    def _update_normalization(self) -> None:
+    def _update_normalization(self, actor: bool = True) -> None:
         # Statistics move only here, after the update, from the rollout just used: the rollout's
         # log-probs and the update then see the same observation transform, so the KL that drives
-        # the adaptive learning rate measures the policy change alone.
+        # the adaptive learning rate measures the policy change alone. actor=False: the critic's only.
         obs, critic_obs = self.storage.obs.flatten(0, 1)[:], self.storage.critic_obs.flatten(0, 1)[:]  # [:]: compact storage too
         if self.mirror is not None:  # the networks see the mirror images too: their statistics are symmetric
             obs = torch.cat((obs, self.mirror["obs"](obs)))
             critic_obs = torch.cat((critic_obs, self.mirror["critic_obs"](critic_obs)))
-        self.actor.update_normalization(obs)
+        if actor:
+            self.actor.update_normalization(obs)
         self.critic.update_normalization(critic_obs)
 
     def set_learning_rate(self, learning_rate: float) -> None:
