@@ -124,8 +124,8 @@ def fine_tune(variant: str, args, demos: str) -> dict:
     runner.close()
     env.close()
     start = pretrained["velocity_rmsd"]
-    options = {name: getattr(runner.cfg, name) for name in {**PLAIN, **options}}  # as run
-    return {"event": "fine_tune", "variant": variant, "options": options, "end_of_pretraining": start,
+    as_run = {name: getattr(runner.cfg, name) for name in {**PLAIN, **options}}
+    return {"event": "fine_tune", "variant": variant, "options": as_run, "end_of_pretraining": start,
             "worst": max(curve), "last": curve[-1], "curve": curve,
             "met": max(curve) <= start + MARGIN and curve[-1] < start}
 
