@@ -28,12 +28,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from legged_train.envs.legged.observations import quat_rotate_inverse  # noqa: E402
-from legged_train.checkpoint import set_seed  # noqa: E402
-from legged_train.config import apply_overrides, split_env_train_overrides  # noqa: E402
+from bench_runs import build_run  # noqa: E402
+from legged_train.config import split_env_train_overrides  # noqa: E402
 from legged_train.evaluation import standard_evaluation  # noqa: E402
 from legged_train.motions.generate import foot_pairs, gait_agreement  # noqa: E402
 from legged_train.runners.amp_policy_runner import AmpPolicyRunner  # noqa: E402
-from legged_train.tasks import get_task  # noqa: E402
 
 GAIT_ENVS, GAIT_SECONDS, GAIT_WARMUP_S = 64, 6.0, 1.0
 
@@ -66,16 +65,11 @@ def gait_measure(env, policy) -> dict[str, float]:
 
 
 def run_task(name: str, args) -> None:
-    task = get_task(name)
-    env_cfg, train_cfg = task.env_cfg, task.train_cfg
     env_set, train_set = split_env_train_overrides(args.set)
-    apply_overrides(env_cfg, {"seed": args.seed, **env_set})
-    apply_overrides(train_cfg, {"seed": args.seed, "log_interval": args.eval_every, "eval_interval": 0, **train_set})
-    set_seed(args.seed)
-    env = task.make_env(env_cfg, "cpu")
     run_dir = os.path.join(args.log_root, "bench_amp", time.strftime("%Y-%m-%d_%H-%M-%S"), name)
-    runner = AmpPolicyRunner(env, cfg=train_cfg, log_dir=run_dir, device="cpu")
-    runner.run_config.update({"task": name, "command": " ".join(sys.argv)})
+    env, runner = build_run(name, args.seed, args.eval_every, run_dir, env_set, train_set)
+    if not isinstance(runner, AmpPolicyRunner):
+        raise SystemExit(f"task {name!r} does not train with AMP (its runner is {type(runner).__name__})")
     budget_s, train_seconds, started, chunk_s = args.minutes * 60.0, 0.0, time.time(), 0.0
     while train_seconds + chunk_s <= budget_s:  # the next chunk, as long as the last, still fits
         chunk_started = time.time()

@@ -20,7 +20,6 @@ Targets (2-core CPU): the student's velocity_rmsd within 0.03 m/s of the teacher
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -28,12 +27,11 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from legged_train.checkpoint import list_checkpoints, read_checkpoint_dict, set_seed  # noqa: E402
-from legged_train.config import apply_overrides  # noqa: E402
+from bench_runs import build_run, emit  # noqa: E402
+from legged_train.checkpoint import list_checkpoints, read_checkpoint_dict  # noqa: E402
 from legged_train.evaluation import standard_evaluation  # noqa: E402
 from legged_train.tasks import get_task  # noqa: E402
 from legged_train.cli.runs import load_run_configs  # noqa: E402
-from legged_train.runners.registry import make_runner  # noqa: E402
 
 TARGET_RMSD_GAP = 0.03  # m/s
 TARGET_FALL_RATE = 0.02
@@ -43,26 +41,17 @@ QUICK_TEACHER = {"num_steps_per_env": 4, "actor_cfg.hidden_dims": [16], "critic_
 QUICK_STUDENT = {"num_steps_per_env": 4, "num_mini_batches": 2, "actor_cfg.rnn_hidden_dim": 8, "actor_cfg.hidden_dims": [8]}
 
 
-def emit(record: dict) -> None:
-    print(json.dumps(record), flush=True)
-
-
 def rounded(evaluation: dict) -> dict:
     return {name: round(value, 4) for name, value in evaluation.items()}
 
 
 def build(task_name: str, args, run_dir: str | None, env_overrides: dict, train_overrides: dict, checkpoint: str | None = None):
     """Env and runner of a task (with a run's recorded configs when ``checkpoint`` is given; loaded from it)."""
-    task = get_task(task_name)
-    env_cfg, train_cfg = task.env_cfg, task.train_cfg
+    configs = None
     if checkpoint is not None:
-        env_cfg, train_cfg = load_run_configs(task, read_checkpoint_dict(checkpoint), os.path.dirname(checkpoint))
-    apply_overrides(env_cfg, {"seed": args.seed, **({"num_envs": args.num_envs} if args.num_envs else {}), **env_overrides})
-    apply_overrides(train_cfg, {"seed": args.seed, "log_interval": args.eval_every, "eval_interval": 0, **train_overrides})
-    set_seed(args.seed)
-    env = task.make_env(env_cfg, "cpu")
-    runner = make_runner(env, train_cfg, run_dir, "cpu", runner_cls=task.runner_cls)
-    runner.run_config.update({"task": task.name, "command": " ".join(sys.argv)})
+        configs = load_run_configs(get_task(task_name), read_checkpoint_dict(checkpoint), os.path.dirname(checkpoint))
+    env_overrides = {**({"num_envs": args.num_envs} if args.num_envs else {}), **env_overrides}
+    env, runner = build_run(task_name, args.seed, args.eval_every, run_dir, env_overrides, train_overrides, configs)
     if checkpoint is not None:
         runner.load_checkpoint(checkpoint, load_optimizer=False)
     return env, runner

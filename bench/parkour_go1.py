@@ -104,7 +104,7 @@ def main() -> None:
     courses, minutes = {}, {}
     teacher_checkpoint = None
     if args.teacher_run:
-        teacher_checkpoint = latest_checkpoint(parser, args.teacher_run)
+        teacher_checkpoint = latest_checkpoint(parser, args.teacher_run, "--teacher-run")
         recorded = recorded_course(args.teacher_run)  # this script's teacher stage wrote it
         if "teacher" not in args.stages and recorded is not None:
             courses["teacher"] = recorded

@@ -6,7 +6,10 @@ Three stages, each a JSON line per ``--eval-every`` iterations and a course at i
    training wall-clock (evaluations excluded);
 2. ``go1_rough_teacher`` (actor with the height scan and privileged terms) from scratch, the same budget;
 3. ``go1_rough_student`` (recurrent, blind) distilled from that teacher by online DAgger for
-   ``--student-minutes``.
+   ``--student-minutes``;
+4. (``--stages student_ppo``, not by default) ``go1_rough_student_ppo``: that student (or
+   ``--student-run``'s) fine-tuned by PPO for ``--finetune-minutes``; its course is reported beside
+   the distilled student's, which the targets judge.
 
 Every ``--eval-every`` iterations: the training wall-clock, env steps, the curriculum's mean terrain
 level (the curve of level against wall-clock) and the process's peak RSS. Every
@@ -26,6 +29,7 @@ checks the targets on the final courses:
     python bench/rough_go1.py [--minutes 45] [--student-minutes 15] [--stages rough teacher student]
     python bench/rough_go1.py --stages student --teacher-run logs/bench_rough/<run>/teacher
     python bench/rough_go1.py --stages student --teacher-run <teacher> --continue-run <run>/student --student-minutes 30
+    python bench/rough_go1.py --stages student_ppo --teacher-run <teacher> --student-run <run>/student --rough-run <run>/rough
     python bench/rough_go1.py --quick     # a smoke test of the script: tiny settings, seconds
 """
 
@@ -42,13 +46,11 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from legged_train.checkpoint import list_checkpoints, set_seed  # noqa: E402
-from legged_train.config import apply_overrides  # noqa: E402
+from bench_runs import build_run, emit  # noqa: E402
+from legged_train.checkpoint import list_checkpoints  # noqa: E402
 from legged_train.course import CourseConfig, course_evaluation, write_heat_map  # noqa: E402
 from legged_train.envs.terrain import SubTerrainParams  # noqa: E402
 from legged_train.evaluation import standard_evaluation  # noqa: E402
-from legged_train.runners.registry import make_runner  # noqa: E402
-from legged_train.tasks import get_task  # noqa: E402
 
 SLOPE_MAX = 0.3  # rad
 ROUGH_MAX = 0.05  # m
@@ -57,12 +59,14 @@ EASY_SUCCESS = 0.9
 TEACHER_STAIRS_SUCCESS = 0.7
 STUDENT_GAP = 0.1
 TEACHER_SUCCEEDS = 0.7  # a (type, bin) where the teacher "succeeds"
-STAGES = ("rough", "teacher", "student")
-TASKS = {"rough": "go1_rough", "teacher": "go1_rough_teacher", "student": "go1_rough_student"}
+STAGES = ("rough", "teacher", "student", "student_ppo")
+TASKS = {"rough": "go1_rough", "teacher": "go1_rough_teacher", "student": "go1_rough_student",
+         "student_ppo": "go1_rough_student_ppo"}
 # --quick: tiny envs, terrain, networks and course, for checking that the script runs end to end.
 QUICK_ENV = {"num_envs": 20, "sim.num_threads": 1, "terrain.num_rows": 2}
 QUICK_PPO = {"num_steps_per_env": 4, "actor_cfg.hidden_dims": [16], "critic_cfg.hidden_dims": [16]}
 QUICK_STUDENT = {"num_steps_per_env": 4, "num_mini_batches": 2, "actor_cfg.rnn_hidden_dim": 8, "actor_cfg.hidden_dims": [8]}
+QUICK_STUDENT_PPO = {**QUICK_PPO, **{key: value for key, value in QUICK_STUDENT.items() if key.startswith("actor_cfg")}}
 
 
 @dataclasses.dataclass
@@ -90,24 +94,8 @@ def stairs_at_target(env, policy, course_cfg: StairsCourse) -> dict:
     return {name: round(cell["success_rate"], 3) for name, bins in result["cells"].items() for cell in bins.values()}
 
 
-def emit(record: dict) -> None:
-    print(json.dumps(record), flush=True)
-
-
 def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # Linux: kB
-
-
-def build(task_name: str, args, run_dir: str, env_overrides: dict, train_overrides: dict):
-    task = get_task(task_name)
-    env_cfg, train_cfg = task.env_cfg, task.train_cfg
-    apply_overrides(env_cfg, {"seed": args.seed, **({"num_envs": args.num_envs} if args.num_envs else {}), **env_overrides})
-    apply_overrides(train_cfg, {"seed": args.seed, "log_interval": args.eval_every, "eval_interval": 0, **train_overrides})
-    set_seed(args.seed)
-    env = task.make_env(env_cfg, "cpu")
-    runner = make_runner(env, train_cfg, run_dir, "cpu", runner_cls=task.runner_cls)
-    runner.run_config.update({"task": task.name, "command": " ".join(sys.argv)})
-    return env, runner
 
 
 def success_table(course: dict) -> dict:
@@ -122,7 +110,8 @@ def run_stage(stage: str, args, out: str, course_cfg: CourseConfig, env_override
     latest checkpoint, terrain levels included, and its recorded training wall-clock)."""
     run_dir = continued or os.path.join(out, stage)
     task_name = task_name or TASKS[stage]
-    env, runner = build(task_name, args, run_dir, env_overrides, train_overrides)
+    env_overrides = {**({"num_envs": args.num_envs} if args.num_envs else {}), **env_overrides}
+    env, runner = build_run(task_name, args.seed, args.eval_every, run_dir, env_overrides, train_overrides)
     stairs_cfg = StairsCourse(envs_per_cell=2 * course_cfg.envs_per_cell, duration_s=course_cfg.duration_s)
     seconds = 0.0
     if continued:
@@ -211,16 +200,25 @@ def summary(courses: dict, course_cfg: CourseConfig) -> dict:
         result["teacher_stairs_min_success_next_bin"] = cells_min(courses["teacher"], stairs, stair_bins)
         met.append(at_target is not None and min(at_target.values()) >= TEACHER_STAIRS_SUCCESS)
     if "teacher" in courses and "student" in courses:
-        gaps = [courses["teacher"]["cells"][t][b]["success_rate"] - cell["success_rate"]
-                for t, bins in courses["student"]["cells"].items() for b, cell in bins.items()
-                if courses["teacher"]["cells"][t][b]["success_rate"] >= TEACHER_SUCCEEDS]
-        result["student_max_gap_where_teacher_succeeds"] = round(max(gaps), 3) if gaps else None
-        met.append(not gaps or max(gaps) <= STUDENT_GAP)
+        gap = result["student_max_gap_where_teacher_succeeds"] = max_gap(courses["teacher"], courses["student"])
+        met.append(gap is None or gap <= STUDENT_GAP)
     if "rough" in courses and "student" in courses:
         result["stairs_mean_success"] = {"rough": cells_mean(courses["rough"], stairs), "student": cells_mean(courses["student"], stairs)}
         met.append(result["stairs_mean_success"]["student"] > result["stairs_mean_success"]["rough"])
     result["met"] = all(met)
+    if "student_ppo" in courses:  # reported, not judged: the targets are the distilled student's
+        if "teacher" in courses:
+            result["student_ppo_max_gap_where_teacher_succeeds"] = max_gap(courses["teacher"], courses["student_ppo"])
+        result["student_ppo_stairs_mean_success"] = cells_mean(courses["student_ppo"], stairs)
     return result
+
+
+def max_gap(teacher: dict, student: dict) -> float | None:
+    """The largest shortfall of ``student``'s success below ``teacher``'s over the course cells where the teacher succeeds."""
+    gaps = [teacher["cells"][t][b]["success_rate"] - cell["success_rate"]
+            for t, bins in student["cells"].items() for b, cell in bins.items()
+            if teacher["cells"][t][b]["success_rate"] >= TEACHER_SUCCEEDS]
+    return round(max(gaps), 3) if gaps else None
 
 
 def recorded_course(stage_dir: str) -> dict | None:
@@ -233,11 +231,11 @@ def recorded_course(stage_dir: str) -> dict | None:
         return json.load(f)
 
 
-def latest_checkpoint(parser: argparse.ArgumentParser, run_dir: str) -> str:
-    """The absolute path of ``--teacher-run``'s newest checkpoint; a parser error when it has none."""
+def latest_checkpoint(parser: argparse.ArgumentParser, run_dir: str, option: str) -> str:
+    """The absolute path of a run folder's newest checkpoint; a parser error when it has none."""
     checkpoints = list_checkpoints(run_dir)
     if not checkpoints:
-        parser.error(f"--teacher-run {run_dir!r} holds no model_<iteration>.pt checkpoint")
+        parser.error(f"{option} {run_dir!r} holds no model_<iteration>.pt checkpoint")
     return os.path.abspath(checkpoints[-1])
 
 
@@ -245,12 +243,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=45.0, help="training wall-clock of go1_rough and of the teacher")
     parser.add_argument("--student-minutes", type=float, default=15.0, help="distillation wall-clock of the student")
+    parser.add_argument("--finetune-minutes", type=float, default=15.0, help="PPO wall-clock of the student_ppo stage")
     parser.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES))
     parser.add_argument("--teacher-run", help="a go1_rough_teacher run folder (its latest checkpoint) for the student stage")
     parser.add_argument("--continue-run", help="a stage folder of this script to train on, up to --minutes (a student: "
                         "--student-minutes) in all, from its latest checkpoint and recorded wall-clock (one stage in --stages)")
     parser.add_argument("--rough-run", help="a go1_rough stage folder of this script whose final course the summary uses")
-    parser.add_argument("--student-run", help="a student stage folder of this script whose final course the summary uses")
+    parser.add_argument("--student-run", help="a student stage folder of this script whose final course the summary uses "
+                        "(and whose latest checkpoint the student_ppo stage starts from)")
     parser.add_argument("--max-iterations", type=int, default=100_000, help="per stage")
     parser.add_argument("--eval-every", type=int, default=10, help="iterations between progress lines")
     parser.add_argument("--course-every-minutes", type=float, default=15.0, help="training minutes between courses")
@@ -259,14 +259,16 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="tiny settings to smoke-test the script (2 iterations each)")
     parser.add_argument("--out", default=os.path.join(ROOT, "logs", "bench_rough", time.strftime("%Y-%m-%d_%H-%M-%S")))
     args = parser.parse_args()
-    env_overrides, ppo_overrides, student_overrides = {}, {}, {}
+    env_overrides, ppo_overrides, student_overrides, student_ppo_overrides = {}, {}, {}, {}
     course_cfg = CourseConfig()
     if args.quick:
-        env_overrides, ppo_overrides, student_overrides = QUICK_ENV, QUICK_PPO, QUICK_STUDENT
+        env_overrides, ppo_overrides, student_overrides, student_ppo_overrides = QUICK_ENV, QUICK_PPO, QUICK_STUDENT, QUICK_STUDENT_PPO
         args.max_iterations, args.eval_every = 2, 1
         course_cfg = CourseConfig(bins=2, envs_per_cell=4, duration_s=1.0)
     if "student" in args.stages and "teacher" not in args.stages and not args.teacher_run:
         parser.error("--stages student without teacher needs --teacher-run")
+    if "student_ppo" in args.stages and "student" not in args.stages and not args.student_run:
+        parser.error("--stages student_ppo without student needs --student-run")
 
     if args.continue_run:
         if len(args.stages) != 1:
@@ -274,9 +276,11 @@ def main() -> None:
         if recorded_course(args.continue_run) is None or not list_checkpoints(args.continue_run):
             parser.error(f"--continue-run {args.continue_run!r} holds no course_final.json and checkpoint of this script's stage")
     courses: dict = {}
-    teacher_checkpoint = None
+    teacher_checkpoint = student_checkpoint = None
+    if args.student_run and "student" not in args.stages:
+        student_checkpoint = latest_checkpoint(parser, args.student_run, "--student-run")
     if args.teacher_run:
-        teacher_checkpoint = latest_checkpoint(parser, args.teacher_run)
+        teacher_checkpoint = latest_checkpoint(parser, args.teacher_run, "--teacher-run")
         recorded = recorded_course(args.teacher_run)  # this script's teacher stage wrote it
         if "teacher" not in args.stages and recorded is not None:
             courses["teacher"] = recorded
@@ -288,12 +292,16 @@ def main() -> None:
     for stage in [s for s in STAGES if s in args.stages]:
         if stage == "student":
             overrides, minutes = {**student_overrides, "teacher_checkpoint": teacher_checkpoint}, args.student_minutes
+        elif stage == "student_ppo":
+            overrides, minutes = {**student_ppo_overrides, "init_actor_checkpoint": student_checkpoint}, args.finetune_minutes
         else:
             overrides, minutes = ppo_overrides, args.minutes
         courses[stage], checkpoint = run_stage(stage, args, args.out, course_cfg, env_overrides, overrides, minutes,
                                                continued=args.continue_run)
         if stage == "teacher":
             teacher_checkpoint = checkpoint
+        if stage == "student":
+            student_checkpoint = checkpoint
     emit(summary(courses, course_cfg))
 
 

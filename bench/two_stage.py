@@ -27,7 +27,6 @@ decaying over 300 iterations: within the margin on seeds 0 and 1, below the star
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -36,15 +35,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from legged_train.checkpoint import set_seed  # noqa: E402
-from legged_train.config import apply_overrides  # noqa: E402
+from bench_runs import build_run, emit  # noqa: E402
 from legged_train.evaluation import standard_evaluation  # noqa: E402
-from legged_train.tasks import get_task  # noqa: E402
-from legged_train.runners.registry import make_runner  # noqa: E402
-
-
-def emit(record: dict) -> None:
-    print(json.dumps(record), flush=True)
 
 
 def collect(teacher_run: str, save_dir: str, steps: int) -> float:
@@ -85,18 +77,6 @@ VARIANTS = {
 }
 
 
-def build(task_name: str, args, run_dir: str, train_overrides: dict):
-    task = get_task(task_name)
-    env_cfg, train_cfg = task.env_cfg, task.train_cfg
-    apply_overrides(env_cfg, {"seed": args.seed})
-    apply_overrides(train_cfg, {"seed": args.seed, "log_interval": args.eval_every, "eval_interval": 0, **train_overrides})
-    set_seed(args.seed)
-    env = task.make_env(env_cfg, "cpu")
-    runner = make_runner(env, train_cfg, run_dir, "cpu", runner_cls=task.runner_cls)
-    runner.run_config["task"] = task.name
-    return env, runner
-
-
 def learn_and_evaluate(env, runner, iterations: int, train_seconds: float, **fields) -> tuple[dict, float]:
     """``iterations`` of training, then the standard evaluation, emitted; the evaluation and the training wall-clock."""
     started = time.time()
@@ -114,8 +94,8 @@ def fine_tune(variant: str, args, demos: str) -> dict:
     """go1_flat_pretrained with a VARIANTS entry: velocity_rmsd at the end of pretraining, its worst
     and its last over the next ``--ppo-iterations`` of PPO."""
     options = {} if VARIANTS[variant] is None else {**PLAIN, **VARIANTS[variant]}
-    env, runner = build("go1_flat_pretrained", args, os.path.join(args.out, variant),
-                        {"pretrain_dataset.data_dir": demos, **options})
+    env, runner = build_run("go1_flat_pretrained", args.seed, args.eval_every, os.path.join(args.out, variant),
+                            train_overrides={"pretrain_dataset.data_dir": demos, **options})
     pretrained, seconds = learn_and_evaluate(env, runner, runner.cfg.pretrain_iterations, 0.0, variant=variant)
     curve = []
     for _ in range(0, args.ppo_iterations, args.eval_every):
@@ -132,7 +112,7 @@ def fine_tune(variant: str, args, demos: str) -> dict:
 
 def train_until(task_name: str, args, run_dir: str, train_overrides: dict) -> dict:
     """Train ``task_name`` from scratch until the standard evaluation reaches the target; returns the summary."""
-    env, runner = build(task_name, args, run_dir, train_overrides)
+    env, runner = build_run(task_name, args.seed, args.eval_every, run_dir, train_overrides=train_overrides)
     train_seconds, reached = 0.0, None
     while train_seconds < args.minutes * 60.0:
         evaluation, train_seconds = learn_and_evaluate(env, runner, args.eval_every, train_seconds, task=task_name)

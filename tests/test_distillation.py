@@ -296,3 +296,91 @@ def test_ppo_actor_reads_its_configured_group_everywhere_and_a_missing_group_is_
     with pytest.raises(ValueError, match=r"actor_obs_group='teacher': PointMassEnv has no observation group 'teacher'; "
                                          r"its groups: \['critic', 'policy'\]"):
         OnPolicyRunner(env, cfg=small_cfg(actor_obs_group="teacher"))
+
+
+# ------------------------------------------------------------------- PPO from a trained actor
+STUDENT_GRU = ["train.actor_cfg.rnn_type=gru", "train.actor_cfg.rnn_hidden_dim=8", "train.actor_cfg.hidden_dims=[8]"]
+
+
+@pytest.fixture(scope="module")
+def student_run(teacher_run, tmp_path_factory):
+    from legged_train.cli import train
+
+    log_root = tmp_path_factory.mktemp("student_logs")
+    _, teacher_dir = teacher_run
+    assert train.main(["--task", "go1_student", "--teacher", str(teacher_dir), "--log-root", str(log_root), *TINY_STUDENT]) == 0
+    (run_dir,) = [log_root / "go1_student" / d for d in os.listdir(log_root / "go1_student")]
+    return run_dir
+
+
+def test_ppo_starts_from_a_distilled_student_and_a_resume_no_longer_needs_its_file(student_run, tmp_path):
+    import shutil
+
+    from legged_train.checkpoint import load_checkpoint_file
+    from legged_train.cli import train
+
+    student_file = tmp_path / "student.pt"
+    shutil.copy(student_run / "model_2.pt", student_file)
+    student = load_checkpoint_file(student_file)["student_state_dict"]
+    log_root = tmp_path / "logs"
+    # Two iterations of critic warm-up: the actor PPO saves is the student as loaded.
+    assert train.main(["--task", "go1_flat", "--init-actor", str(student_file), "--log-root", str(log_root), *TINY,
+                       *STUDENT_GRU, "train.critic_warmup_iterations=2", "train.init_noise_std=0.3"]) == 0
+    (run_dir,) = [log_root / "go1_flat" / d for d in os.listdir(log_root / "go1_flat")]
+    checkpoint = load_checkpoint_file(run_dir / "model_2.pt")
+    assert checkpoint["config"]["init_actor_checkpoint"] == str(student_file)
+    actor = checkpoint["actor_state_dict"]
+    assert set(actor) == set(student)
+    for name, tensor in student.items():
+        if name != "log_std":
+            assert torch.equal(actor[name], tensor), name
+    assert torch.allclose(actor["log_std"].exp(), torch.full((12,), 0.3))
+    # The checkpoint holds the actor and its anchor: a resume reads nothing else.
+    student_file.unlink()
+    assert train.main(["--task", "go1_flat", "--log-root", str(log_root), "--resume", "--extra-iterations", "1"]) == 0
+    assert (run_dir / "model_3.pt").exists()
+
+
+def test_ppo_starts_from_a_ppo_runs_actor(teacher_run):
+    from legged_train.checkpoint import load_checkpoint_file
+    from legged_train.runners.on_policy_runner import OnPolicyRunner
+    from legged_train.tasks import get_task
+
+    _, teacher_dir = teacher_run
+    task = get_task("go1_teacher")
+    env_cfg, cfg = task.env_cfg, task.train_cfg
+    env_cfg.num_envs, env_cfg.sim.num_threads = 8, 1
+    cfg.actor_cfg["hidden_dims"] = [16]
+    cfg.critic_cfg["hidden_dims"] = [16]
+    cfg.init_actor_checkpoint = str(teacher_dir / "model_2.pt")
+    env = task.make_env(env_cfg, "cpu")
+    runner = OnPolicyRunner(env, cfg)
+    teacher = load_checkpoint_file(teacher_dir / "model_2.pt")["actor_state_dict"]
+    for name, tensor in runner.alg.actor.state_dict().items():
+        assert torch.equal(tensor, teacher[name]) or name == "log_std", name
+    env.close()
+
+
+@pytest.mark.parametrize("case", ["sizes", "group", "missing", "not ppo", "resume"])
+def test_init_actor_errors_are_one_line_exit_2_and_leave_no_run_folder(case, teacher_run, student_run, tmp_path, capsys):
+    from legged_train.cli import train
+
+    _, teacher_dir = teacher_run
+    task, extra, message = {
+        "sizes": ("go1_flat", ["--init-actor", str(student_run), *TINY], "its actor does not fit this run's actor_cfg"),
+        "group": ("go1_teacher", ["--init-actor", str(student_run), *TINY],
+                  "its actor reads observation group 'policy', actor_obs_group is 'teacher'"),
+        "missing": ("go1_flat", ["--init-actor", str(tmp_path / "nowhere"), *TINY], "no such run folder or checkpoint file"),
+        "not ppo": ("go1_student", ["--teacher", str(teacher_dir), "--init-actor", str(student_run), *TINY_STUDENT],
+                    "--init-actor is for PPO tasks"),
+        "resume": ("go1_teacher", ["--resume", "--load-run", str(teacher_dir), "--init-actor", str(student_run)],
+                   "a resumed run continues from its own checkpoint"),
+    }[case]
+    out = tmp_path / "logs"
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        train.main(["--task", task, "--log-root", str(out), *extra])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err, err
+    assert not out.exists()

@@ -1,6 +1,6 @@
 """Rough-terrain runs end to end (issue 21 pts 6, 7, 9) through train.py and play.py's main(), with
 tiny settings: a go1_rough_teacher trained one iteration with --video, a go1_rough_student distilled
-from it, play.py --course and --video on the run; the renderer over a terrain."""
+from it and fine-tuned by PPO (go1_rough_student_ppo), play.py --course and --video on the run; the renderer over a terrain."""
 
 from __future__ import annotations
 
@@ -54,6 +54,18 @@ def test_go1_rough_student_distills_from_a_go1_rough_teacher(teacher_run):
     # The blind student: go1_flat's 47 noisy inputs through a GRU, no scan.
     assert checkpoint["student_state_dict"]["obs_normalizer.mean"].shape == (47,)
     assert any("rnn" in key for key in checkpoint["student_state_dict"])
+
+
+    # go1_rough_student_ppo fine-tunes it: PPO's actor starts as the student, the critic reads the terrain.
+    assert train.main(["--task", "go1_rough_student_ppo", "--init-actor", str(student_dir), "--log-root", str(log_root),
+                       *TINY_STUDENT, "train.critic_cfg.hidden_dims=[16]"]) == 0
+    (ppo_dir,) = [log_root / "go1_rough_student_ppo" / d for d in os.listdir(log_root / "go1_rough_student_ppo")]
+    fine_tuned = load_checkpoint_file(ppo_dir / "model_1.pt")
+    assert fine_tuned["critic_state_dict"]["obs_normalizer.mean"].shape[0] > 47  # the height scan and the feet's ground
+    for name, tensor in checkpoint["student_state_dict"].items():
+        if name != "log_std":  # still in the critic's warm-up: the actor is the student's
+            assert torch.equal(fine_tuned["actor_state_dict"][name], tensor), name
+    assert torch.allclose(fine_tuned["actor_state_dict"]["log_std"].exp(), torch.tensor(0.3))
 
 
 def test_train_video_over_the_terrain_is_written(teacher_run):

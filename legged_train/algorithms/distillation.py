@@ -173,47 +173,59 @@ def load_teacher(
     group than ``obs_group``, or whose observation layout (terms, widths, history) differs from the
     env's ``obs_group``.
     """
+    return load_actor(path, env, obs_group, device, robot)
+
+
+def load_actor(
+    path: str, env, obs_group: str, device: str | torch.device = "cpu", robot: dict | None = None,
+    role: str = "teacher checkpoint", group_field: str = "teacher_obs_group",
+) -> nn.Module:
+    """``load_teacher`` for any use of a trained actor: a PPO run's actor or a distillation run's
+    student, built as its run built it. ``role`` and ``group_field`` word the errors (a fine-tune's
+    ``init_actor_checkpoint`` and its ``actor_obs_group``)."""
     path = str(path)
+    owner = "teacher" if group_field == "teacher_obs_group" else "pretrained actor"
     checkpoint = load_checkpoint_file(path, map_location=device)
-    if "actor_state_dict" not in checkpoint:
-        raise CheckpointError(f"teacher checkpoint {path!r} holds no actor_state_dict: a teacher is a PPO run (e.g. of go1_teacher)")
+    actor_key = next((key for key in ("actor_state_dict", "student_state_dict") if key in checkpoint), None)
+    if actor_key is None:
+        raise CheckpointError(f"{role} {path!r} holds no actor_state_dict: it must be a PPO run (e.g. of go1_teacher) or a distillation run")
     saved_robot = checkpoint.get("identity", {}).get("robot")
     if robot and saved_robot and saved_robot["joint_names"] != robot["joint_names"]:
-        raise CheckpointError(f"teacher checkpoint {path!r} was trained on joints {saved_robot['joint_names']}; this env has {robot['joint_names']}")
+        raise CheckpointError(f"{role} {path!r} was trained on joints {saved_robot['joint_names']}; this env has {robot['joint_names']}")
     config = checkpoint.get("config", {})
     observations = checkpoint.get("observations", {})
     group = observations.get("policy_group", config.get("actor_obs_group", "policy"))
     if group != obs_group:
         raise CheckpointError(
-            f"teacher checkpoint {path!r}: its actor reads observation group {group!r}, the distillation's "
-            f"teacher_obs_group is {obs_group!r} (train the teacher with --task go1_teacher)"
+            f"{role} {path!r}: its actor reads observation group {group!r}, {group_field} is {obs_group!r}"
+            + (" (train the teacher with --task go1_teacher)" if group_field == "teacher_obs_group" else "")
         )
     if "layout" in observations and hasattr(env, "observation_layout"):
         saved = ([tuple(block) for block in observations["layout"].get(group, [])], observations["history"].get(group))
         here = ([tuple(block) for block in env.observation_layout().get(obs_group, [])], env.observation_history().get(obs_group))
         if saved != here:
             raise CheckpointError(
-                f"teacher checkpoint {path!r}: observation group {group!r} of the teacher's run does not fit this env's: "
-                f"teacher {saved[0]} x history {saved[1]}, env {here[0]} x history {here[1]}"
+                f"{role} {path!r}: observation group {group!r} of the {owner}'s run does not fit this env's: "
+                f"{owner} {saved[0]} x history {saved[1]}, env {here[0]} x history {here[1]}"
             )
-    width = observation_group_width(env, obs_group, "teacher_obs_group")
-    saved_width = _input_width(checkpoint["actor_state_dict"])
+    width = observation_group_width(env, obs_group, group_field)
+    saved_width = _input_width(checkpoint[actor_key])
     if saved_width is not None and saved_width != width:
         raise CheckpointError(
-            f"teacher checkpoint {path!r}: its actor reads {saved_width} observations, this env's group {obs_group!r} has {width}"
+            f"{role} {path!r}: its actor reads {saved_width} observations, this env's group {obs_group!r} has {width}"
         )
     actor_cfg = dict(config.get("actor_cfg", {}))
     actor_class = network_class("actor", None, actor_cfg, RecurrentActor, MLPActor)
     try:
-        teacher = actor_class(
+        actor = actor_class(
             width, env.num_actions, obs_normalization=bool(config.get("empirical_normalization", True)),
             init_noise_std=float(config.get("init_noise_std", 1.0)), **actor_cfg,
         )
-        teacher.load_state_dict(checkpoint["actor_state_dict"])
+        actor.load_state_dict(checkpoint[actor_key])
     except (RuntimeError, TypeError, ValueError) as err:
         first = next((line.strip() for line in str(err).splitlines() if line.strip()), type(err).__name__)
-        raise CheckpointError(f"teacher checkpoint {path!r}: its actor does not load: {first}") from None
-    return teacher.to(device)
+        raise CheckpointError(f"{role} {path!r}: its actor does not load: {first}") from None
+    return actor.to(device)
 
 
 # -------------------------------------------------------------------------------- the algorithm

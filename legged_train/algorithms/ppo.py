@@ -94,6 +94,12 @@ class PPOConfig(RunnerConfig):
     # True: PPO's updates leave the observation normalizers' statistics as they are (as pretrained or
     # loaded): a pretrained actor then keeps reading its inputs on the scale it was fitted on.
     freeze_obs_normalization: bool = False
+    # A trained actor this run starts from: a checkpoint file of a PPO run or of a distillation run
+    # (its student), whose actor reads the same observation group, with the same layout and network
+    # sizes. Its weights and observation statistics are loaded; the action std is init_noise_std's
+    # (a distilled student never learned one). New runs only: a resume loads its own checkpoint.
+    # train.py --init-actor RUN|CHECKPOINT sets it; go1_rough_student_ppo fine-tunes a distilled student.
+    init_actor_checkpoint: str = ""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -113,6 +119,8 @@ class PPOConfig(RunnerConfig):
                 f"min_learning_rate={self.min_learning_rate!r} and max_learning_rate={self.max_learning_rate!r} "
                 "must satisfy 0 < min <= max"
             )
+        if not isinstance(self.init_actor_checkpoint, str):
+            raise ValueError(f"init_actor_checkpoint={self.init_actor_checkpoint!r} must be a path to a .pt file (or '')")
         for name in ("actor_obs_group", "critic_obs_group"):
             if not isinstance(getattr(self, name), str) or not getattr(self, name):
                 raise ValueError(f"{name}={getattr(self, name)!r} must be the name of an observation group, e.g. 'policy'")

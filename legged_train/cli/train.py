@@ -16,7 +16,8 @@ saves a checkpoint (a second Ctrl-C aborts at once). legged_gym spellings (``--n
 The task names its runner (``runner_cls``; without one, the runner registered for its training
 config's type): OnPolicyRunner (PPO), AmpPolicyRunner (PPO with an adversarial motion prior),
 TwoStageRunner (pretraining from demonstrations, then PPO), DistillationRunner (a student distilled
-from ``--teacher RUN|CHECKPOINT``), OffPolicyRunner (DQN, SAC).
+from ``--teacher RUN|CHECKPOINT``), OffPolicyRunner (DQN, SAC). A PPO run starts from another run's
+actor (a PPO actor or a distilled student) with ``--init-actor RUN|CHECKPOINT``.
 ``--task`` also takes ``my_pkg.my_module:my_task`` (see the README).
 
 Several GPUs (or CPU processes): ``torchrun --nproc_per_node N train.py --task go1_flat --distributed``.
@@ -73,6 +74,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     add_argument(parser, "--load-run", help="run folder (name or path) to resume from; default: the latest")
     add_argument(parser, "--checkpoint", help="iteration number or .pt file to resume from; default: the latest")
     add_argument(parser, "--teacher", help="distillation tasks (go1_student): the teacher's run folder or checkpoint file")
+    add_argument(parser, "--init-actor", help="PPO tasks: start the actor from a trained one (a PPO run's actor or a distilled "
+                 "student): its run folder or checkpoint file (e.g. go1_rough_student_ppo)")
     add_argument(parser, "--logger", help="tensorboard, wandb, swanlab, or several comma-separated")
     add_argument(parser, "--log-root", default=DEFAULT_LOG_ROOT, help="root of all run folders (default: ./logs)")
     add_argument(parser, "--distributed", action="store_true", help="data-parallel PPO over the processes torchrun starts (NCCL on CUDA, gloo on CPU)")
@@ -301,6 +304,7 @@ def setup(args: argparse.Namespace):
             print("note: --load-run/--checkpoint only take effect with --resume", file=sys.stderr)
         env_cfg, train_cfg = resolve_configs(task, args)
     resolve_teacher(task, train_cfg, args.teacher, resumed=resume_path is not None)
+    resolve_init_actor(task, train_cfg, args.init_actor, resumed=resume_path is not None)
     # What would fail once the run folder exists is checked before it does.
     if resume_path is None:
         check_writable_folder(args.log_root, "--log-root")
@@ -368,7 +372,6 @@ def resolve_teacher(task, train_cfg, teacher: str | None, resumed: bool) -> None
     A run folder gives its latest checkpoint. A resumed run keeps its recorded teacher unless
     ``--teacher`` names another. The teacher's actor and layout are checked when the runner loads it."""
     from legged_train.algorithms.distillation import DistillationConfig
-    from legged_train.checkpoint import list_checkpoints
 
     if not isinstance(train_cfg, DistillationConfig):
         if teacher is not None:
@@ -380,11 +383,37 @@ def resolve_teacher(task, train_cfg, teacher: str | None, resumed: bool) -> None
         raise UserError(
             f"task {task.name!r} distills a teacher: give --teacher logs/<teacher task>/<run> (a run folder or a checkpoint file)"
         )
-    if os.path.isdir(teacher):
-        checkpoints = list_checkpoints(teacher)
+    train_cfg.teacher_checkpoint = checkpoint_file("--teacher", teacher, "train the teacher first")
+
+
+def resolve_init_actor(task, train_cfg, init_actor: str | None, resumed: bool) -> None:
+    """``--init-actor RUN|CHECKPOINT`` -> ``train_cfg.init_actor_checkpoint`` (an absolute file path).
+
+    Only when a run starts: a resumed run's checkpoint holds its actor (and its fine-tuning anchor),
+    so its recorded init_actor_checkpoint is not read again (the file may have moved since)."""
+    from legged_train.algorithms.ppo import PPOConfig
+
+    if init_actor is not None and not isinstance(train_cfg, PPOConfig):
+        raise UserError(f"--init-actor is for PPO tasks; task {task.name!r} trains with {type(train_cfg).__name__}")
+    if resumed:
+        if init_actor is not None:
+            raise UserError("--init-actor starts a new run from a trained actor; a resumed run continues from its own checkpoint")
+        if isinstance(train_cfg, PPOConfig):
+            train_cfg.init_actor_checkpoint = ""
+        return
+    if init_actor is not None:
+        train_cfg.init_actor_checkpoint = checkpoint_file("--init-actor", init_actor, "train that run first")
+
+
+def checkpoint_file(option: str, path: str, remedy: str) -> str:
+    """The absolute path of a checkpoint given as a file or as a run folder (its latest checkpoint)."""
+    from legged_train.checkpoint import list_checkpoints
+
+    if os.path.isdir(path):
+        checkpoints = list_checkpoints(path)
         if not checkpoints:
-            raise UserError(f"--teacher {teacher!r}: the run holds no model_<iteration>.pt checkpoint (train the teacher first)")
-        teacher = checkpoints[-1]
-    elif not os.path.isfile(teacher):
-        raise UserError(f"--teacher {teacher!r}: no such run folder or checkpoint file")
-    train_cfg.teacher_checkpoint = os.path.abspath(teacher)
+            raise UserError(f"{option} {path!r}: the run holds no model_<iteration>.pt checkpoint ({remedy})")
+        path = checkpoints[-1]
+    elif not os.path.isfile(path):
+        raise UserError(f"{option} {path!r}: no such run folder or checkpoint file")
+    return os.path.abspath(path)

@@ -287,7 +287,7 @@ class BaseRunner:
         try:
             self._load_state_dict(checkpoint, load_optimizer)
         except (RuntimeError, KeyError, ValueError) as err:
-            raise CheckpointError(f"checkpoint {path!r} does not fit this runner's networks: {_first_line(err)}") from None
+            raise CheckpointError(f"checkpoint {path!r} does not fit this runner's networks: {first_line(err)}") from None
         self.iteration = int(checkpoint.get("iteration", 0))
         self.total_timesteps = int(checkpoint.get("total_timesteps", 0))
         if not load_optimizer:
@@ -540,7 +540,7 @@ class EpisodeStatistics:
         self.recent_lengths = deque(state["recent_lengths"], maxlen=self.recent_lengths.maxlen)
 
 
-def _first_line(err: Exception) -> str:
+def first_line(err: Exception) -> str:
     # torch's load_state_dict errors list every key on many lines; the first names the problem.
     lines = [line.strip() for line in str(err).splitlines() if line.strip()]
     return "; ".join(lines[:3]) if lines else type(err).__name__

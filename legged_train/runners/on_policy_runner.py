@@ -32,7 +32,7 @@ from legged_train.algorithms.ppo import PPO, PPOConfig, num_iterations_for
 from legged_train.logger import flatten_extras
 from legged_train.finite import NonFiniteError, check_finite, check_reward_terms, non_finite_parameters
 from legged_train.observation_groups import observation_group
-from legged_train.runners.base import BaseRunner, EpisodeStatistics, print_block
+from legged_train.runners.base import BaseRunner, EpisodeStatistics, first_line, print_block
 from legged_train.runners.registry import register_runner
 from legged_train.rsl_rl_config import ppo_config_from_dict
 
@@ -86,6 +86,8 @@ class OnPolicyRunner(BaseRunner):
         elif actor_class is not None or critic_class is not None:
             raise ValueError("actor_class/critic_class build a new agent; do not pass them together with agent=")
         self._init_loop(agent)
+        if cfg.init_actor_checkpoint:
+            self.load_pretrained_actor(cfg.init_actor_checkpoint)
 
     def _init_loop(self, agent) -> None:
         """What the loop keeps besides the base's: the algorithm (``alg``) and the episode statistics."""
@@ -94,6 +96,27 @@ class OnPolicyRunner(BaseRunner):
         self.num_steps_per_env = self.cfg.num_steps_per_env
         self.episodes = EpisodeStatistics(self.env.num_envs, self.device)
         self._learn_started = time.time()
+
+    def load_pretrained_actor(self, path: str) -> None:
+        """Start the actor from a trained one (``PPOConfig.init_actor_checkpoint``): the weights and
+        observation statistics of a PPO run's actor or a distillation run's student, checked as a
+        teacher is (robot, observation group and layout); the action std stays init_noise_std's. A
+        network of other sizes is a CheckpointError naming the first difference."""
+        from legged_train.algorithms.distillation import load_actor
+        from legged_train.checkpoint import CheckpointError
+
+        pretrained = load_actor(path, self.env, self.cfg.actor_obs_group, self.device, self.identity().get("robot"),
+                                role="init_actor_checkpoint", group_field="actor_obs_group")
+        weights = {key: value for key, value in pretrained.state_dict().items() if key != "log_std"}
+        try:
+            missing, unexpected = self.alg.actor.load_state_dict(weights, strict=False)
+        except RuntimeError as err:
+            raise CheckpointError(f"init_actor_checkpoint {path!r}: its actor does not fit this run's actor_cfg "
+                                  f"{self.cfg.actor_cfg}: {first_line(err)}") from None
+        differ = unexpected + [key for key in missing if key != "log_std"]
+        if differ:
+            raise CheckpointError(f"init_actor_checkpoint {path!r}: its actor does not fit this run's actor_cfg "
+                                  f"{self.cfg.actor_cfg}: parameter {differ[0]!r} is in one, not the other")
 
     # rsl_rl names
     @property

@@ -10,6 +10,10 @@
   (``terrain_scan``) and the base's height over the ground.
 - ``go1_rough_student``: a blind GRU student (go1_rough's noisy proprioception) distilled from a
   go1_rough_teacher run by online DAgger (``--teacher``).
+- ``go1_rough_student_ppo``: that student fine-tuned by PPO on go1_rough's rewards
+  (``--init-actor <student run>``), its critic reading the terrain, with a critic warm-up and a pull
+  towards the distilled actor (issue 23's fine-tuning options): the student learns from its own
+  falls where the teacher's labels could not tell it what a blind robot should do.
 
 Legs collide with the ground (``sim.full_body_contacts``): on stairs a shin passing through a riser
 would teach a gait no robot can use; the ``undesired_contacts`` penalty and the ``base_contact``
@@ -108,7 +112,22 @@ def go1_rough_student_train():
     return cfg
 
 
+def go1_rough_student_ppo_train():
+    student = go1_rough_student_train()
+    cfg = go1_rough_train()
+    cfg.actor_cfg = dict(student.actor_cfg)  # the student's GRU, so that its weights load
+    # As go1_flat_pretrained: explore with about the teacher's std (0.25-0.39 at the end of its 120-min
+    # run) rather than 1.0, train the critic on the student's own returns for 10 iterations before the
+    # actor moves, and pull the actor towards the distilled one (weight 10, decaying over 300 iterations).
+    cfg.init_noise_std = 0.3
+    cfg.critic_warmup_iterations = 10
+    cfg.anchor_coef = 10.0
+    cfg.anchor_iterations = 300
+    return cfg
+
+
 register_task("go1_rough", go1_rough_env, go1_rough_train, make_legged_env)
 register_task("go1_rough_teacher", go1_rough_teacher_env, go1_rough_teacher_train, make_legged_env)
 register_task("go1_rough_student", go1_rough_teacher_env, go1_rough_student_train, make_legged_env,
               runner_cls=DistillationRunner)
+register_task("go1_rough_student_ppo", go1_rough_env, go1_rough_student_ppo_train, make_legged_env)
