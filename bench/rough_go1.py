@@ -60,6 +60,7 @@ TEACHER_STAIRS_SUCCESS = 0.7
 STUDENT_GAP = 0.1
 TEACHER_SUCCEEDS = 0.7  # a (type, bin) where the teacher "succeeds"
 STAGES = ("rough", "teacher", "student", "student_ppo")
+DEFAULT_STAGES = ["rough", "teacher", "student"]  # the pipeline; student_ppo on request
 TASKS = {"rough": "go1_rough", "teacher": "go1_rough_teacher", "student": "go1_rough_student",
          "student_ppo": "go1_rough_student_ppo"}
 # --quick: tiny envs, terrain, networks and course, for checking that the script runs end to end.
@@ -244,7 +245,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=45.0, help="training wall-clock of go1_rough and of the teacher")
     parser.add_argument("--student-minutes", type=float, default=15.0, help="distillation wall-clock of the student")
     parser.add_argument("--finetune-minutes", type=float, default=15.0, help="PPO wall-clock of the student_ppo stage")
-    parser.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES))
+    parser.add_argument("--stages", nargs="+", choices=STAGES, default=DEFAULT_STAGES)
     parser.add_argument("--teacher-run", help="a go1_rough_teacher run folder (its latest checkpoint) for the student stage")
     parser.add_argument("--continue-run", help="a stage folder of this script to train on, up to --minutes (a student: "
                         "--student-minutes) in all, from its latest checkpoint and recorded wall-clock (one stage in --stages)")
