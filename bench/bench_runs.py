@@ -19,15 +19,17 @@ def emit(record: dict) -> None:
 
 
 def build_run(task_name: str, seed: int, log_interval: int, run_dir: str | None, env_overrides: dict | None = None,
-              train_overrides: dict | None = None, configs: tuple | None = None, device: str = "cpu"):
-    """(env, runner) of a task (or of ``configs``: its (env_cfg, train_cfg)) with the overrides, seeded.
+              train_overrides: dict | None = None, configs: tuple | None = None, device: str = "cpu",
+              num_envs: int | None = None):
+    """(env, runner) of a task (or of ``configs``: its (env_cfg, train_cfg)) with the overrides, seeded;
+    ``num_envs`` (None: the task's) before ``env_overrides``.
 
     The runner logs every ``log_interval`` iterations and never evaluates by itself (eval_interval 0):
     its periodic evaluation would run inside learn() and count as training wall-clock; the scripts
     evaluate between learn() calls instead."""
     task = get_task(task_name)
     env_cfg, train_cfg = configs if configs is not None else (task.env_cfg, task.train_cfg)
-    apply_overrides(env_cfg, {"seed": seed, **(env_overrides or {})})
+    apply_overrides(env_cfg, {"seed": seed, **({"num_envs": num_envs} if num_envs else {}), **(env_overrides or {})})
     apply_overrides(train_cfg, {"seed": seed, "log_interval": log_interval, "eval_interval": 0, **(train_overrides or {})})
     set_seed(seed)
     env = task.make_env(env_cfg, device)

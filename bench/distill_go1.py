@@ -50,8 +50,8 @@ def build(task_name: str, args, run_dir: str | None, env_overrides: dict, train_
     configs = None
     if checkpoint is not None:
         configs = load_run_configs(get_task(task_name), read_checkpoint_dict(checkpoint), os.path.dirname(checkpoint))
-    env_overrides = {**({"num_envs": args.num_envs} if args.num_envs else {}), **env_overrides}
-    env, runner = build_run(task_name, args.seed, args.eval_every, run_dir, env_overrides, train_overrides, configs)
+    env, runner = build_run(task_name, args.seed, args.eval_every, run_dir, env_overrides, train_overrides, configs,
+                            num_envs=args.num_envs)
     if checkpoint is not None:
         runner.load_checkpoint(checkpoint, load_optimizer=False)
     return env, runner

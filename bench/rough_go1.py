@@ -111,8 +111,7 @@ def run_stage(stage: str, args, out: str, course_cfg: CourseConfig, env_override
     latest checkpoint, terrain levels included, and its recorded training wall-clock)."""
     run_dir = continued or os.path.join(out, stage)
     task_name = task_name or TASKS[stage]
-    env_overrides = {**({"num_envs": args.num_envs} if args.num_envs else {}), **env_overrides}
-    env, runner = build_run(task_name, args.seed, args.eval_every, run_dir, env_overrides, train_overrides)
+    env, runner = build_run(task_name, args.seed, args.eval_every, run_dir, env_overrides, train_overrides, num_envs=args.num_envs)
     stairs_cfg = StairsCourse(envs_per_cell=2 * course_cfg.envs_per_cell, duration_s=course_cfg.duration_s)
     seconds = 0.0
     if continued:

@@ -38,6 +38,13 @@ class NonFiniteCheckpointError(CheckpointError, FloatingPointError):
     """Refused to save a checkpoint holding NaN or Inf."""
 
 
+def first_line(err: Exception) -> str:
+    """An error's message in one line, for a CheckpointError that says why a state does not load."""
+    # torch's load_state_dict errors list every key on many lines; the first names the problem.
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return "; ".join(lines[:3]) if lines else type(err).__name__
+
+
 def iter_tensors(tree: Any, prefix: str = "") -> Iterator[tuple[str, torch.Tensor]]:
     """(dotted path, tensor) for every tensor in nested dicts / lists / tuples."""
     if isinstance(tree, torch.Tensor):

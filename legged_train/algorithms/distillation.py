@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from legged_train.algorithms.ppo import actor_classes, actor_network, network_class, reads_image_options
-from legged_train.checkpoint import CheckpointError, load_checkpoint_file
+from legged_train.checkpoint import CheckpointError, first_line, load_checkpoint_file
 from legged_train.config import RunnerConfig, check_fields, resolve_device
 from legged_train.finite import check_finite, check_module_finite
 from legged_train.networks import RNN_TYPES, MLPActor, RecurrentActor, check_network_options
@@ -223,8 +223,7 @@ def load_actor(
         )
         actor.load_state_dict(checkpoint[actor_key])
     except (RuntimeError, TypeError, ValueError) as err:
-        first = next((line.strip() for line in str(err).splitlines() if line.strip()), type(err).__name__)
-        raise CheckpointError(f"{role} {path!r}: its actor does not load: {first}") from None
+        raise CheckpointError(f"{role} {path!r}: its actor does not load: {first_line(err)}") from None
     return actor.to(device)
 
 

@@ -43,6 +43,7 @@ from legged_train.checkpoint import (
     atomic_torch_save,
     capture_rng_state,
     check_schema,
+    first_line,
     iter_tensors,
     read_checkpoint_dict,
     remove_stale_temp_files,
@@ -538,12 +539,6 @@ class EpisodeStatistics:
             self.lengths.copy_(state["lengths"])
         self.recent_returns = deque(state["recent_returns"], maxlen=self.recent_returns.maxlen)
         self.recent_lengths = deque(state["recent_lengths"], maxlen=self.recent_lengths.maxlen)
-
-
-def first_line(err: Exception) -> str:
-    # torch's load_state_dict errors list every key on many lines; the first names the problem.
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-    return "; ".join(lines[:3]) if lines else type(err).__name__
 
 
 def print_block(lines: list[str]) -> None:

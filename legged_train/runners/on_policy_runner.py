@@ -32,7 +32,8 @@ from legged_train.algorithms.ppo import PPO, PPOConfig, num_iterations_for
 from legged_train.logger import flatten_extras
 from legged_train.finite import NonFiniteError, check_finite, check_reward_terms, non_finite_parameters
 from legged_train.observation_groups import observation_group
-from legged_train.runners.base import BaseRunner, EpisodeStatistics, first_line, print_block
+from legged_train.checkpoint import CheckpointError, first_line
+from legged_train.runners.base import BaseRunner, EpisodeStatistics, print_block
 from legged_train.runners.registry import register_runner
 from legged_train.rsl_rl_config import ppo_config_from_dict
 
@@ -103,7 +104,6 @@ class OnPolicyRunner(BaseRunner):
         teacher is (robot, observation group and layout); the action std stays init_noise_std's. A
         network of other sizes is a CheckpointError naming the first difference."""
         from legged_train.algorithms.distillation import load_actor
-        from legged_train.checkpoint import CheckpointError
 
         pretrained = load_actor(path, self.env, self.cfg.actor_obs_group, self.device, self.identity().get("robot"),
                                 role="init_actor_checkpoint", group_field="actor_obs_group")
