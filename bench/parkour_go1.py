@@ -22,6 +22,7 @@ flat and rough ground, at its difficulties 0.2, 0.4, 0.6, 0.8. The last line che
 
     python bench/parkour_go1.py [--minutes 120] [--student-minutes 60] [--stages teacher depth blind]
     python bench/parkour_go1.py --stages depth blind --teacher-run logs/bench_parkour/<run>/teacher
+    python bench/parkour_go1.py --stages teacher --continue-run logs/bench_parkour/<run>/teacher --minutes 120
     python bench/parkour_go1.py --quick     # a smoke test of the script: tiny settings
 """
 
@@ -36,7 +37,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from rough_go1 import QUICK_ENV as ROUGH_QUICK_ENV  # noqa: E402
-from rough_go1 import QUICK_PPO, QUICK_STUDENT, ROOT, emit, latest_checkpoint, recorded_course, run_stage  # noqa: E402
+from rough_go1 import (QUICK_PPO, QUICK_STUDENT, ROOT, add_continue_run, check_continue_run, emit,  # noqa: E402
+                       latest_checkpoint, recorded_course, run_stage)
 
 from legged_train.course import CourseConfig  # noqa: E402
 
@@ -83,6 +85,7 @@ def main() -> None:
     parser.add_argument("--student-minutes", type=float, default=60.0, help="distillation wall-clock of each student")
     parser.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES))
     parser.add_argument("--teacher-run", help="a go1_parkour_teacher run folder (its latest checkpoint) for the students")
+    add_continue_run(parser)
     parser.add_argument("--max-iterations", type=int, default=100_000, help="per stage")
     parser.add_argument("--eval-every", type=int, default=10, help="iterations between progress lines")
     parser.add_argument("--course-every-minutes", type=float, default=30.0, help="training minutes between courses")
@@ -100,6 +103,7 @@ def main() -> None:
     students = [s for s in args.stages if s != "teacher"]
     if students and "teacher" not in args.stages and not args.teacher_run:
         parser.error(f"--stages {' '.join(students)} without teacher needs --teacher-run")
+    check_continue_run(parser, args)
 
     courses, minutes = {}, {}
     teacher_checkpoint = None
@@ -116,11 +120,12 @@ def main() -> None:
         else:
             overrides, minutes[stage] = {**student_overrides, "teacher_checkpoint": teacher_checkpoint}, args.student_minutes
         courses[stage], checkpoint = run_stage(stage, args, args.out, course_cfg, env_overrides, overrides, minutes[stage],
-                                               task_name=TASKS[stage])
+                                               task_name=TASKS[stage], continued=args.continue_run)
         if stage == "teacher":
             teacher_checkpoint = checkpoint
     emit(summary(courses, minutes))
-    with open(os.path.join(args.out, "summary.json"), "w") as f:
+    out = os.path.dirname(os.path.abspath(args.continue_run)) if args.continue_run else args.out  # the run's folder
+    with open(os.path.join(out, "summary.json"), "w") as f:
         json.dump(summary(courses, minutes), f, indent=1)
 
 

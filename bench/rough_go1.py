@@ -231,6 +231,20 @@ def recorded_course(stage_dir: str) -> dict | None:
         return json.load(f)
 
 
+def add_continue_run(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--continue-run", help="a stage folder of this script to train on, up to --minutes (a student: "
+                        "--student-minutes) in all, from its latest checkpoint and recorded wall-clock (one stage in --stages)")
+
+
+def check_continue_run(parser: argparse.ArgumentParser, args) -> None:
+    """A parser error unless ``--continue-run`` (if given) names one stage's folder that a run of this script left."""
+    if args.continue_run:
+        if len(args.stages) != 1:
+            parser.error(f"--continue-run goes on with one stage; got --stages {' '.join(args.stages)}")
+        if recorded_course(args.continue_run) is None or not list_checkpoints(args.continue_run):
+            parser.error(f"--continue-run {args.continue_run!r} holds no course_final.json and checkpoint of this script's stage")
+
+
 def latest_checkpoint(parser: argparse.ArgumentParser, run_dir: str, option: str) -> str:
     """The absolute path of a run folder's newest checkpoint; a parser error when it has none."""
     checkpoints = list_checkpoints(run_dir)
@@ -246,8 +260,7 @@ def main() -> None:
     parser.add_argument("--finetune-minutes", type=float, default=15.0, help="PPO wall-clock of the student_ppo stage")
     parser.add_argument("--stages", nargs="+", choices=STAGES, default=DEFAULT_STAGES)
     parser.add_argument("--teacher-run", help="a go1_rough_teacher run folder (its latest checkpoint) for the student stage")
-    parser.add_argument("--continue-run", help="a stage folder of this script to train on, up to --minutes (a student: "
-                        "--student-minutes) in all, from its latest checkpoint and recorded wall-clock (one stage in --stages)")
+    add_continue_run(parser)
     parser.add_argument("--rough-run", help="a go1_rough stage folder of this script whose final course the summary uses")
     parser.add_argument("--student-run", help="a student stage folder of this script whose final course the summary uses "
                         "(and whose latest checkpoint the student_ppo stage starts from)")
@@ -270,11 +283,7 @@ def main() -> None:
     if "student_ppo" in args.stages and "student" not in args.stages and not args.student_run:
         parser.error("--stages student_ppo without student needs --student-run")
 
-    if args.continue_run:
-        if len(args.stages) != 1:
-            parser.error(f"--continue-run goes on with one stage; got --stages {' '.join(args.stages)}")
-        if recorded_course(args.continue_run) is None or not list_checkpoints(args.continue_run):
-            parser.error(f"--continue-run {args.continue_run!r} holds no course_final.json and checkpoint of this script's stage")
+    check_continue_run(parser, args)
     courses: dict = {}
     teacher_checkpoint = student_checkpoint = None
     if args.student_run and "student" not in args.stages:
