@@ -8,10 +8,14 @@ throughput can be read as a fraction of it, and how many cores the env keeps bus
 has the wall-clock of the rollouts and the updates so far and the cores each kept busy (CPU time over
 wall-clock, every thread), to see what overlapping them could gain. Stops after ``--minutes`` of training wall-clock or
 ``--max-iterations``, whichever comes first, and saves the final checkpoint in the run directory.
+``--continue-run`` trains a run of this script on from its last progress line (the checkpoint of
+that iteration and the training wall-clock so far, kept in ``bench_progress.json``) up to
+``--minutes`` in all, so a long run can be split over sittings.
 
     python bench/train_go1.py [--minutes 15] [--num-envs 1024] [--eval-every 50] \
         [--set train.learning_rate=5e-4 env.rewards.weights.feet_air_time=0.5]
     python bench/train_go1.py --device cuda --num-envs 4096 --minutes 5 --eval-every 25
+    python bench/train_go1.py --task g1_flat --minutes 90 --continue-run logs/g1_flat_bench/<run>
 
 Targets (issue 3, 2-core CPU): velocity_rmsd <= 0.25 m/s and fall_rate <= 0.02 within 15 minutes;
 training steps/s >= 0.6 x env-only steps/s.
@@ -34,6 +38,7 @@ sys.path.insert(0, ROOT)
 
 from legged_train.envs.threads import torch_threads  # noqa: E402
 from legged_train.checkpoint import set_seed  # noqa: E402
+from legged_train.demonstrations.files import write_json_atomic  # noqa: E402
 from legged_train.config import apply_overrides, resolve_device, split_env_train_overrides  # noqa: E402
 from legged_train.evaluation import standard_evaluation  # noqa: E402
 from legged_train.runners.on_policy_runner import OnPolicyRunner  # noqa: E402
@@ -85,8 +90,26 @@ class PhaseClock:
                 for what, value in (("wall_s", self.wall[phase]), ("cores_busy", self.cpu[phase] / max(self.wall[phase], 1e-9)))}
 
 
+PROGRESS_FILE = "bench_progress.json"  # the last progress line, beside the checkpoint of its iteration
+
+
 def emit(record: dict) -> None:
     print(json.dumps(record), flush=True)
+
+
+def continued_progress(parser: argparse.ArgumentParser, run_dir: str) -> tuple[dict, str]:
+    """The last progress line a run of this script recorded and the checkpoint of its iteration;
+    a parser error when the folder lacks either."""
+    try:
+        with open(os.path.join(run_dir, PROGRESS_FILE)) as f:
+            progress = json.load(f)
+    except (OSError, ValueError) as err:
+        parser.error(f"--continue-run {run_dir!r}: no readable {PROGRESS_FILE} of this script ({err})")
+    checkpoint = os.path.join(run_dir, f"model_{progress['iteration']}.pt")
+    if not os.path.isfile(checkpoint):
+        parser.error(f"--continue-run {run_dir!r}: its progress is at iteration {progress['iteration']} but "
+                     f"{os.path.basename(checkpoint)} is missing")
+    return progress, checkpoint
 
 
 def main() -> None:
@@ -100,9 +123,11 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (on CUDA the physics runs on MuJoCo Warp)")
     parser.add_argument("--torch-threads", type=int, help="torch threads for acting/learning (train.torch_threads)")
     parser.add_argument("--log-root", default=os.path.join(ROOT, "logs"))
+    parser.add_argument("--continue-run", help="a run folder of this script to train on, up to --minutes in all")
     parser.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
                         help="env.<field>=... or train.<field>=... as in train.py")
     args = parser.parse_args()
+    progress, checkpoint = continued_progress(parser, args.continue_run) if args.continue_run else ({}, None)
 
     task = get_task(args.task)
     env_cfg, train_cfg = task.env_cfg, task.train_cfg
@@ -126,13 +151,15 @@ def main() -> None:
     set_seed(args.seed)
     device = resolve_device(args.device)
     env = task.make_env(env_cfg, device)
-    run_dir = os.path.join(args.log_root, f"{task.name}_bench", time.strftime("%Y-%m-%d_%H-%M-%S"))
+    run_dir = args.continue_run or os.path.join(args.log_root, f"{task.name}_bench", time.strftime("%Y-%m-%d_%H-%M-%S"))
     runner = OnPolicyRunner(env, cfg=train_cfg, log_dir=run_dir, device=device)
     runner.run_config.update({"task": task.name, "command": " ".join(sys.argv)})
 
     wall, cpu = time.perf_counter(), time.process_time()
     env_rate = env_only_throughput(env, train_cfg.rollout_torch_threads)
     env_only_cores = (time.process_time() - cpu) / (time.perf_counter() - wall)
+    if checkpoint:  # after the env-only measurement, which steps and resets the env
+        runner.load(checkpoint)
     clock = PhaseClock(runner)
     emit({
         "event": "start",
@@ -148,10 +175,11 @@ def main() -> None:
         "cpu": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),
         "run_dir": run_dir,
+        "continued_from_iteration": progress.get("iteration"),
     })
 
     budget_s = args.minutes * 60.0
-    train_seconds = 0.0
+    train_seconds = progress.get("train_wall_clock_s", 0.0)
     bench_started = time.time()
     last_stats: dict[str, float] = {}
     while runner.iteration < args.max_iterations and train_seconds < budget_s:
@@ -161,7 +189,7 @@ def main() -> None:
         train_seconds += time.time() - started
         evaluation = standard_evaluation(env, runner.get_inference_policy())
         runner.train_mode()
-        emit({
+        progress = {
             "event": "progress",
             "iteration": runner.iteration,
             "train_wall_clock_s": round(train_seconds, 1),
@@ -175,7 +203,9 @@ def main() -> None:
             "action_std": last_stats.get("train/action_std"),
             **{name: round(value, 4) for name, value in evaluation.items()},
             **clock.figures(),
-        })
+        }
+        emit(progress)
+        write_json_atomic(os.path.join(run_dir, PROGRESS_FILE), progress)
     final = os.path.join(run_dir, f"model_{runner.iteration}.pt")  # learn() saves at the end of each call
     runner.close()
     emit({"event": "done", "iteration": runner.iteration, "train_wall_clock_s": round(train_seconds, 1), "checkpoint": final})
