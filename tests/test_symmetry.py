@@ -104,7 +104,7 @@ def test_an_asymmetric_gait_table_cannot_be_mirrored():
         Symmetry(env)
 
 
-@pytest.mark.parametrize("changes", [{"symmetry_augmentation": True}, {"mirror_loss_coef": 1.0},
+@pytest.mark.parametrize("changes", [{"symmetry_augmentation": True}, {"symmetry_augmentation": False, "mirror_loss_coef": 1.0},
                                      {"symmetry_augmentation": True, "mirror_loss_coef": 1.0}])
 def test_ppo_learns_with_the_mirror_images(changes, tmp_path):
     from legged_train.runners.on_policy_runner import OnPolicyRunner
@@ -118,6 +118,19 @@ def test_ppo_learns_with_the_mirror_images(changes, tmp_path):
     assert all(torch.isfinite(torch.tensor(v)) for v in stats.values() if isinstance(v, float))
     if cfg.mirror_loss_coef > 0:
         assert stats["train/mirror_loss"] > 0
+
+
+def test_go1_flat_learns_mirrored_and_a_recurrent_actor_is_told_to_turn_it_off():
+    from legged_train.algorithms.ppo import PPO
+
+    task = get_task("go1_flat")
+    assert task.train_cfg.symmetry_augmentation  # the flat quadruped's default (measured faster to a walk)
+    env = small_env("go1_flat", num_envs=4)
+    recurrent = {"rnn_type": "gru", "rnn_hidden_dim": 8, "hidden_dims": [16]}
+    with pytest.raises(ValueError, match=r"needs feed-forward networks .*set symmetry_augmentation=False and mirror_loss_coef=0"):
+        PPO(env, dataclasses.replace(task.train_cfg, actor_cfg=recurrent), device="cpu")
+    ppo = PPO(env, dataclasses.replace(task.train_cfg, actor_cfg=recurrent, symmetry_augmentation=False), device="cpu")
+    assert ppo.is_recurrent and ppo.mirror is None
 
 
 def test_the_mirror_loss_makes_the_actor_symmetric():

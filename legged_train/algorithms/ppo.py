@@ -338,7 +338,8 @@ class PPO:
                              "to mirror its observations and actions (the legged envs have)")
         if self.is_recurrent:
             raise ValueError("PPOConfig.symmetry_augmentation / mirror_loss_coef: needs feed-forward networks "
-                             "(actor_cfg and critic_cfg without rnn_type)")
+                             "(actor_cfg and critic_cfg without rnn_type); for a recurrent policy set "
+                             "symmetry_augmentation=False and mirror_loss_coef=0")
         symmetry = make()
         critic_group = self.critic_obs_group if self.has_critic_group else self.actor_obs_group
         return {"obs": symmetry.observation(self.actor_obs_group), "critic_obs": symmetry.observation(critic_group),

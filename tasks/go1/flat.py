@@ -44,6 +44,16 @@ def go1_flat_train(config_class=None, **changes):
     return (config_class or PPOConfig)(**{**settings, **changes})
 
 
+def go1_flat_symmetric_train():
+    """go1_flat's own PPO: go1_flat_train with left-right symmetry augmentation. Each minibatch is
+    learned as sampled and mirrored, so what a left leg learns its right partner learns too.
+    Measured (bench/train_go1.py, seed 0, same machine, alone): velocity_rmsd 0.29 after 155 s of
+    training and 0.093 after 387 s, against 0.33 after 212 s and 0.104 after 574 s without it. An
+    iteration costs about 15% more (the update is done twice), and the policy learns in fewer of them.
+    The tasks built on go1_flat_train keep their own settings (a recurrent actor cannot be mirrored)."""
+    return go1_flat_train(symmetry_augmentation=True)
+
+
 def go1_flat_pretrained_train():
     """go1_flat's PPO after behaviour cloning of demonstrations (collect.py from a walking run)."""
     from legged_train.runners.two_stage_runner import PretrainDatasetConfig, TwoStagePPOConfig
@@ -68,5 +78,5 @@ def go1_flat_pretrained_train():
     )
 
 
-register_task("go1_flat", go1_flat_env, go1_flat_train, make_legged_env)
+register_task("go1_flat", go1_flat_env, go1_flat_symmetric_train, make_legged_env)
 register_task("go1_flat_pretrained", go1_flat_env, go1_flat_pretrained_train, make_legged_env, runner_cls=TwoStageRunner)
