@@ -1,7 +1,8 @@
 """go1_flat: a Go1-class quadruped tracks velocity commands on flat ground.
 
 Tuned to walk on a 2-core CPU within minutes: the env defaults (gait clock, gait_phase reward,
-0.25 rad action scale) plus small networks and a single torch thread.
+0.25 rad action scale) plus small networks, a single torch thread while stepping, and left-right
+symmetry augmentation.
 """
 
 from __future__ import annotations
