@@ -50,7 +50,7 @@ def go1_flat_symmetric_train():
     learned as sampled and mirrored, so what a left leg learns its right partner learns too.
     Measured (bench/train_go1.py, seed 0, same machine, alone): velocity_rmsd 0.29 after 155 s of
     training and 0.093 after 387 s, against 0.33 after 212 s and 0.104 after 574 s without it. An
-    iteration costs about 15% more (the update is done twice), and the policy learns in fewer of them.
+    iteration costs about 14% more (the update is done twice), and the policy learns in fewer of them.
     The tasks built on go1_flat_train keep their own settings (a recurrent actor cannot be mirrored)."""
     return go1_flat_train(symmetry_augmentation=True)
 
