@@ -8,8 +8,9 @@ Three stages, each a JSON line per ``--eval-every`` iterations and a course at i
 3. ``go1_rough_student`` (recurrent, blind) distilled from that teacher by online DAgger for
    ``--student-minutes``;
 4. (``--stages student_ppo``, not by default) ``go1_rough_student_ppo``: that student (or
-   ``--student-run``'s) fine-tuned by PPO for ``--finetune-minutes``; its course is reported beside
-   the distilled student's, which the targets judge.
+   ``--student-run``'s) fine-tuned by PPO for ``--finetune-minutes`` (``--teacher-coef``: pulled
+   towards the teacher's actions all along); its course is reported beside the distilled student's,
+   which the targets judge.
 
 Every ``--eval-every`` iterations: the training wall-clock, env steps, the curriculum's mean terrain
 level (the curve of level against wall-clock) and the process's peak RSS. Every
@@ -30,6 +31,7 @@ checks the targets on the final courses:
     python bench/rough_go1.py --stages student --teacher-run logs/bench_rough/<run>/teacher
     python bench/rough_go1.py --stages student --teacher-run <teacher> --continue-run <run>/student --student-minutes 30
     python bench/rough_go1.py --stages student_ppo --teacher-run <teacher> --student-run <run>/student --rough-run <run>/rough
+    python bench/rough_go1.py --stages student_ppo --teacher-coef 1 --teacher-run <teacher> --student-run <run>/student
     python bench/rough_go1.py --quick     # a smoke test of the script: tiny settings, seconds
 """
 
@@ -258,6 +260,8 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=45.0, help="training wall-clock of go1_rough and of the teacher")
     parser.add_argument("--student-minutes", type=float, default=15.0, help="distillation wall-clock of the student")
     parser.add_argument("--finetune-minutes", type=float, default=15.0, help="PPO wall-clock of the student_ppo stage")
+    parser.add_argument("--teacher-coef", type=float, default=0.0,
+                        help="student_ppo: the weight of the pull towards the teacher's actions (PPOConfig.teacher_coef; 0: off)")
     parser.add_argument("--stages", nargs="+", choices=STAGES, default=DEFAULT_STAGES)
     parser.add_argument("--teacher-run", help="a go1_rough_teacher run folder (its latest checkpoint) for the student stage")
     add_continue_run(parser)
@@ -282,6 +286,10 @@ def main() -> None:
         parser.error("--stages student without teacher needs --teacher-run")
     if "student_ppo" in args.stages and "student" not in args.stages and not args.student_run:
         parser.error("--stages student_ppo without student needs --student-run")
+    if args.teacher_coef < 0:
+        parser.error(f"--teacher-coef {args.teacher_coef!r} must be >= 0 (0: off)")
+    if args.teacher_coef > 0 and "teacher" not in args.stages and not args.teacher_run:
+        parser.error("--teacher-coef without the teacher stage needs --teacher-run")
 
     check_continue_run(parser, args)
     courses: dict = {}
@@ -303,6 +311,8 @@ def main() -> None:
             overrides, minutes = {**student_overrides, "teacher_checkpoint": teacher_checkpoint}, args.student_minutes
         elif stage == "student_ppo":
             overrides, minutes = {**student_ppo_overrides, "init_actor_checkpoint": student_checkpoint}, args.finetune_minutes
+            if args.teacher_coef > 0:
+                overrides.update(teacher_coef=args.teacher_coef, teacher_checkpoint=teacher_checkpoint)
         else:
             overrides, minutes = ppo_overrides, args.minutes
         courses[stage], checkpoint = run_stage(stage, args, args.out, course_cfg, env_overrides, overrides, minutes,

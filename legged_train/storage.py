@@ -78,6 +78,7 @@ class Minibatch:
     masks: torch.Tensor | None = None
     actor_hidden_states: tuple[torch.Tensor, ...] | None = None
     critic_hidden_states: tuple[torch.Tensor, ...] | None = None
+    teacher_actions: torch.Tensor | None = None
 
 
 class RolloutStorage:
@@ -93,6 +94,8 @@ class RolloutStorage:
 
     ``half_obs_columns`` / ``half_critic_obs_columns``: boolean masks over the observation columns to
     keep in float16 (images: ``CompactObservations``); ``obs`` / ``critic_obs`` are then that object.
+
+    ``teacher_actions``: also keep a frozen teacher's action at every step (PPO's ``teacher_coef``).
     """
 
     def __init__(
@@ -107,6 +110,7 @@ class RolloutStorage:
         critic_hidden_shapes: list[tuple[int, ...]] | None = None,
         half_obs_columns: torch.Tensor | None = None,
         half_critic_obs_columns: torch.Tensor | None = None,
+        teacher_actions: bool = False,
     ):
         self.num_envs = num_envs
         self.num_steps = num_steps
@@ -131,6 +135,7 @@ class RolloutStorage:
         self.action_std = zeros(num_actions)
         self.returns = zeros()
         self.advantages = zeros()
+        self.teacher_actions = zeros(num_actions) if teacher_actions else None
         # (steps, num_layers, envs, hidden) per state tensor: a step's slot takes the network's state as is.
         self.actor_hidden = [torch.zeros(num_steps, *shape, device=self.device) for shape in actor_hidden_shapes or []]
         self.critic_hidden = [torch.zeros(num_steps, *shape, device=self.device) for shape in critic_hidden_shapes or []]
@@ -147,6 +152,7 @@ class RolloutStorage:
         action_std: torch.Tensor,
         actor_hidden_states: tuple[torch.Tensor, ...] | None = None,
         critic_hidden_states: tuple[torch.Tensor, ...] | None = None,
+        teacher_actions: torch.Tensor | None = None,
     ) -> None:
         """Record what the policy saw and did; ``set_step_result`` adds reward and done after env.step.
 
@@ -165,6 +171,10 @@ class RolloutStorage:
         self.values[t].copy_(values)
         self.action_mean[t].copy_(action_mean)
         self.action_std[t].copy_(action_std)
+        if self.teacher_actions is not None:
+            if teacher_actions is None:
+                raise ValueError("this storage keeps the teacher's actions: give add() teacher_actions")
+            self.teacher_actions[t].copy_(teacher_actions)
         for buffers, states in ((self.actor_hidden, actor_hidden_states), (self.critic_hidden, critic_hidden_states)):
             for i, buffer in enumerate(buffers):
                 if states is None:
@@ -191,6 +201,7 @@ class RolloutStorage:
 
     def _flat_step_fields(self) -> dict[str, torch.Tensor]:
         """The per-step Minibatch fields besides the observations, as (steps * envs, ...) views."""
+        teacher = {} if self.teacher_actions is None else {"teacher_actions": self.teacher_actions.flatten(0, 1)}
         return {
             "actions": self.actions.flatten(0, 1),
             "old_log_probs": self.log_probs.flatten(0, 1),
@@ -199,6 +210,7 @@ class RolloutStorage:
             "old_std": self.action_std.flatten(0, 1),
             "returns": self.returns.flatten(0, 1),
             "advantages": self.advantages.flatten(0, 1),
+            **teacher,
         }
 
     def minibatches(self, num_mini_batches: int, num_epochs: int) -> Iterator[Minibatch]:

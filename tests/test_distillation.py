@@ -258,7 +258,7 @@ def test_go1_teacher_then_go1_student_then_play_exports_the_student(teacher_run,
     assert [name for name, _ in info["observation_layout"]][-2:] == ["base_com_offset", "motor_strength"]
 
 
-@pytest.mark.parametrize("case", ["no teacher", "missing", "no checkpoint", "layout", "not distillation"])
+@pytest.mark.parametrize("case", ["no teacher", "missing", "no checkpoint", "layout", "not distillation", "pull without teacher"])
 def test_teacher_errors_are_one_line_exit_2_and_leave_no_run_folder(case, teacher_run, tmp_path, capsys):
     from legged_train.cli import train
 
@@ -272,6 +272,8 @@ def test_teacher_errors_are_one_line_exit_2_and_leave_no_run_folder(case, teache
         "layout": ("go1_student", ["--teacher", str(teacher_dir), "--set", "env.observations.teacher.history_length=2"],
                    "observation group 'teacher' of the teacher's run does not fit this env's"),
         "not distillation": ("go1_flat", ["--teacher", str(teacher_dir)], "--teacher is for distillation tasks"),
+        "pull without teacher": ("go1_flat", ["--set", "train.teacher_coef=1"],
+                                 "task 'go1_flat' (train.teacher_coef=1.0) learns from a teacher: give --teacher"),
     }[case]
     out = tmp_path / "logs"
     capsys.readouterr()
@@ -296,6 +298,72 @@ def test_ppo_actor_reads_its_configured_group_everywhere_and_a_missing_group_is_
     with pytest.raises(ValueError, match=r"actor_obs_group='teacher': PointMassEnv has no observation group 'teacher'; "
                                          r"its groups: \['critic', 'policy'\]"):
         OnPolicyRunner(env, cfg=small_cfg(actor_obs_group="teacher"))
+
+
+# ------------------------------------------------------------------- PPO pulled towards a teacher
+def test_ppo_stores_the_teachers_action_at_every_step_and_its_pull_is_the_squared_distance_to_it():
+    from legged_train.runners.on_policy_runner import OnPolicyRunner
+    from toy_envs import small_cfg
+
+    torch.manual_seed(0)
+    env = PointMassEnv(num_envs=16, max_episode_length=1000)
+    cfg = small_cfg(teacher_coef=2.0, teacher_obs_group="critic", num_learning_epochs=1, num_mini_batches=1, log_interval=1000)
+    runner = OnPolicyRunner(env, cfg=cfg)
+    teacher = PointMassTeacher()
+    runner.alg.set_teacher(teacher)
+    with torch.inference_mode():
+        obs, critic_obs = runner._split_observations(*env.get_observations())
+        for _ in range(cfg.num_steps_per_env):
+            obs, critic_obs, _, _, _ = runner.rollout_step(obs, critic_obs)
+        runner._finish_rollout(critic_obs)
+    storage = runner.alg.storage
+    for t in range(cfg.num_steps_per_env):  # the label of each step: the teacher on the critic group it started from
+        assert torch.equal(storage.teacher_actions[t], teacher(storage.critic_obs[t]))
+    with torch.no_grad():
+        expected = (runner.alg.actor(storage.obs.flatten(0, 1)) - storage.teacher_actions.flatten(0, 1)).square().mean().item()
+    stats = runner.alg.update()  # one minibatch, all of it: the loss before the step
+    assert stats["train/teacher_loss"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_the_teachers_pull_brings_a_ppo_actor_to_the_teachers_actions():
+    from legged_train.runners.on_policy_runner import OnPolicyRunner
+    from toy_envs import small_cfg
+
+    errors = {}
+    for coef in (0.0, 5.0):
+        torch.manual_seed(0)
+        env = PointMassEnv(num_envs=32, max_episode_length=100)
+        runner = OnPolicyRunner(env, cfg=small_cfg(teacher_coef=coef, teacher_obs_group="critic", log_interval=1000))
+        if coef:
+            runner.alg.set_teacher(PointMassTeacher())
+        runner.learn(num_learning_iterations=15)
+        obs, extras = env.get_observations()
+        with torch.no_grad():
+            errors[coef] = (runner.alg.actor(obs) - PointMassTeacher()(extras["observations"]["critic"])).square().mean().item()
+    assert errors[5.0] < 0.25 * errors[0.0], errors
+
+
+def test_teacher_pull_errors_name_the_field():
+    from legged_train.algorithms.ppo import PPOConfig
+    from legged_train.runners.on_policy_runner import OnPolicyRunner
+    from toy_envs import small_cfg
+
+    with pytest.raises(ValueError, match=r"teacher_checkpoint='t.pt' with teacher_coef=0.0: .* set teacher_coef > 0"):
+        PPOConfig(teacher_checkpoint="t.pt")
+    with pytest.raises(ValueError, match=r"teacher_coef=-1.0 must be >= 0"):
+        PPOConfig(teacher_coef=-1.0)
+    env = PointMassEnv(num_envs=8)
+    with pytest.raises(ValueError, match=r"teacher_obs_group='teacher': PointMassEnv has no observation group 'teacher'"):
+        OnPolicyRunner(env, cfg=small_cfg(teacher_coef=1.0))
+    runner = OnPolicyRunner(env, cfg=small_cfg(teacher_coef=1.0, teacher_obs_group="critic"))
+    with pytest.raises(ValueError, match=r"teacher_coef=1.0 pulls the actor towards a teacher: set teacher_checkpoint"):
+        runner.learn(num_learning_iterations=1)
+    recurrent = CueTeacher()
+    recurrent.is_recurrent = True
+    with pytest.raises(ValueError, match="the teacher must be a feed-forward actor"):
+        runner.alg.set_teacher(recurrent)
+    with pytest.raises(ValueError, match=r"the teacher reads 3 observations; the env's group 'critic' has 6"):
+        runner.alg.set_teacher(CueTeacher())
 
 
 # ------------------------------------------------------------------- PPO from a trained actor

@@ -1,6 +1,6 @@
 """Rough-terrain runs end to end (issue 21 pts 6, 7, 9) through train.py and play.py's main(), with
 tiny settings: a go1_rough_teacher trained one iteration with --video, a go1_rough_student distilled
-from it and fine-tuned by PPO (go1_rough_student_ppo), play.py --course and --video on the run; the renderer over a terrain."""
+from it and fine-tuned by PPO (go1_rough_student_ppo, also with the teacher's pull), play.py --course and --video on the run; the renderer over a terrain."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import os
 import numpy as np
 import pytest
 import torch
+from event_files import read_scalars
 
 # 2 levels x 2 columns of 4 m tiles, a 1 m border: a terrain that builds in milliseconds.
 TINY_TERRAIN = ["env.terrain.num_rows=2", "env.terrain.num_cols=2", "env.terrain.tile_size=4.0", "env.terrain.border=1.0",
@@ -66,6 +67,18 @@ def test_go1_rough_student_distills_from_a_go1_rough_teacher(teacher_run):
         if name != "log_std":  # still in the critic's warm-up: the actor is the student's
             assert torch.equal(fine_tuned["actor_state_dict"][name], tensor), name
     assert torch.allclose(fine_tuned["actor_state_dict"]["log_std"].exp(), torch.tensor(0.3))
+
+    # With the teacher's pull (train.teacher_coef): --teacher is taken and recorded, the pull is trained
+    # from the first iteration (no warm-up) and logged.
+    pulled_root = log_root / "pulled"
+    assert train.main(["--task", "go1_rough_student_ppo", "--init-actor", str(student_dir), "--teacher", str(teacher_dir),
+                       "--log-root", str(pulled_root), *TINY_STUDENT, "train.critic_cfg.hidden_dims=[16]",
+                       "train.teacher_coef=1", "train.critic_warmup_iterations=0"]) == 0
+    (pulled_dir,) = [pulled_root / "go1_rough_student_ppo" / d for d in os.listdir(pulled_root / "go1_rough_student_ppo")]
+    pulled = load_checkpoint_file(pulled_dir / "model_1.pt")
+    assert pulled["config"]["teacher_checkpoint"] == str(teacher_dir / "model_1.pt")
+    assert pulled["config"]["teacher_coef"] == 1.0
+    assert read_scalars(pulled_dir)["train/teacher_loss"][0] > 0
 
 
 def test_train_video_over_the_terrain_is_written(teacher_run):

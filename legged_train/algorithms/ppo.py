@@ -91,6 +91,14 @@ class PPOConfig(RunnerConfig):
     critic_warmup_iterations: int = 0
     anchor_coef: float = 0.0
     anchor_iterations: int = 100
+    # Fine-tuning a distilled student: teacher_coef > 0 adds the squared distance of the actor's mean
+    # action from a frozen teacher's action (the actor of the PPO run teacher_checkpoint, reading the
+    # env's teacher_obs_group) at every sampled state: DAgger's loss kept beside PPO's at a constant
+    # weight (the anchor decays; PPO then undid go1_rough_student's stairs). The teacher must be a
+    # feed-forward actor. train.py --teacher RUN|CHECKPOINT sets teacher_checkpoint.
+    teacher_coef: float = 0.0
+    teacher_obs_group: str = "teacher"
+    teacher_checkpoint: str = ""
     # True: PPO's updates leave the observation normalizers' statistics as they are (as pretrained or
     # loaded): a pretrained actor then keeps reading its inputs on the scale it was fitted on.
     freeze_obs_normalization: bool = False
@@ -103,7 +111,8 @@ class PPOConfig(RunnerConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_fields(self, ("mirror_loss_coef", "anchor_coef", "critic_warmup_iterations"), lambda v: v >= 0, ">= 0 (0: off)")
+        check_fields(self, ("mirror_loss_coef", "anchor_coef", "critic_warmup_iterations", "teacher_coef"),
+                     lambda v: v >= 0, ">= 0 (0: off)")
         check_fields(self, ("anchor_iterations",), lambda v: v > 0, "> 0")
         if self.schedule not in LR_SCHEDULES:
             raise ValueError(f"schedule={self.schedule!r} is not supported; allowed: {list(LR_SCHEDULES)}")
@@ -119,9 +128,13 @@ class PPOConfig(RunnerConfig):
                 f"min_learning_rate={self.min_learning_rate!r} and max_learning_rate={self.max_learning_rate!r} "
                 "must satisfy 0 < min <= max"
             )
-        if not isinstance(self.init_actor_checkpoint, str):
-            raise ValueError(f"init_actor_checkpoint={self.init_actor_checkpoint!r} must be a path to a .pt file (or '')")
-        for name in ("actor_obs_group", "critic_obs_group"):
+        for name in ("init_actor_checkpoint", "teacher_checkpoint"):
+            if not isinstance(getattr(self, name), str):
+                raise ValueError(f"{name}={getattr(self, name)!r} must be a path to a .pt file (or '')")
+        if self.teacher_checkpoint and not self.teacher_coef > 0:
+            raise ValueError(f"teacher_checkpoint={self.teacher_checkpoint!r} with teacher_coef={self.teacher_coef!r}: "
+                             "the teacher is read only for its pull; set teacher_coef > 0, or leave teacher_checkpoint ''")
+        for name in ("actor_obs_group", "critic_obs_group", "teacher_obs_group"):
             if not isinstance(getattr(self, name), str) or not getattr(self, name):
                 raise ValueError(f"{name}={getattr(self, name)!r} must be the name of an observation group, e.g. 'policy'")
         for name in ("actor_cfg", "critic_cfg"):
@@ -322,6 +335,7 @@ class PPO:
             actor_hidden_shapes=self._hidden_shapes(self.actor), critic_hidden_shapes=self._hidden_shapes(self.critic),
             # Images in float16: half the memory of the rollout's largest part.
             half_obs_columns=image_columns(env, cfg.actor_obs_group), half_critic_obs_columns=image_columns(env, critic_group),
+            teacher_actions=cfg.teacher_coef > 0,
         )
         self.runner = None  # made by learn() on first use
         self._warned_no_final_obs = False
@@ -329,6 +343,12 @@ class PPO:
         # Fine-tuning (critic_warmup_iterations, anchor_coef): PPO updates done, and the actor as the first found it.
         self.ppo_updates = 0
         self.anchor: nn.Module | None = None
+        # The teacher's pull (teacher_coef): the frozen teacher (set_teacher; the runner loads it from
+        # teacher_checkpoint) and its action for the observations the next act() is given.
+        if cfg.teacher_coef > 0:
+            self.num_teacher_obs = observation_group_width(env, cfg.teacher_obs_group, "teacher_obs_group")
+        self.teacher: nn.Module | None = None
+        self.teacher_actions: torch.Tensor | None = None
 
     def _mirrors(self, env) -> dict:
         """The mirror images of the actor's and the critic's observations and of the actions."""
@@ -350,6 +370,21 @@ class PPO:
         if not getattr(network, "is_recurrent", False):
             return None
         return [tuple(state.shape) for state in network.initial_hidden_states(self.env.num_envs)]
+
+    def set_teacher(self, teacher: nn.Module) -> None:
+        """Freeze ``teacher`` (a feed-forward actor reading ``cfg.teacher_obs_group``) for the pull of
+        ``teacher_coef``; ``observe_teacher`` then labels each step."""
+        if getattr(teacher, "is_recurrent", False):
+            raise ValueError("PPOConfig.teacher_coef: the teacher must be a feed-forward actor (a PPO run without rnn_type)")
+        width = getattr(teacher, "num_obs", None)
+        if width is not None and width != self.num_teacher_obs:
+            raise ValueError(f"the teacher reads {width} observations; the env's group "
+                             f"{self.cfg.teacher_obs_group!r} has {self.num_teacher_obs}")
+        self.teacher = teacher.to(self.device).eval().requires_grad_(False)
+
+    def observe_teacher(self, teacher_obs: torch.Tensor) -> None:
+        """The teacher's deterministic action for the observations of the next ``act``: its label."""
+        self.teacher_actions = self.teacher(teacher_obs)
 
     # ------------------------------------------------------------------------------- acting
     def act(self, obs: torch.Tensor, critic_obs: torch.Tensor) -> torch.Tensor:
@@ -373,6 +408,7 @@ class PPO:
             distribution.mean,
             distribution.stddev,
             **hidden_states,
+            teacher_actions=self.teacher_actions,
         )
         return actions
 
@@ -490,6 +526,10 @@ class PPO:
                 anchor_loss = (distribution.mean[:sampled] - self._anchor_mean(batch, sampled)).square().mean()
                 loss = loss + anchor_weight * anchor_loss
                 auxiliary["train/anchor_loss"] = auxiliary.get("train/anchor_loss", 0.0) + anchor_loss.item()
+            if batch.teacher_actions is not None and not critic_only:
+                teacher_loss = (distribution.mean[:sampled] - batch.teacher_actions).square().mean()
+                loss = loss + cfg.teacher_coef * teacher_loss
+                auxiliary["train/teacher_loss"] = auxiliary.get("train/teacher_loss", 0.0) + teacher_loss.item()
             if cfg.mirror_loss_coef > 0 and not critic_only:
                 mirror_loss = self._mirror_loss(batch, distribution, sampled)
                 loss = loss + cfg.mirror_loss_coef * mirror_loss

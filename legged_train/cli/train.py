@@ -73,7 +73,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     add_argument(parser, "--resume", action="store_true", help="continue a run (in its folder) from a checkpoint")
     add_argument(parser, "--load-run", help="run folder (name or path) to resume from; default: the latest")
     add_argument(parser, "--checkpoint", help="iteration number or .pt file to resume from; default: the latest")
-    add_argument(parser, "--teacher", help="distillation tasks (go1_student): the teacher's run folder or checkpoint file")
+    add_argument(parser, "--teacher", help="distillation tasks (go1_student), and PPO with train.teacher_coef > 0: the "
+                 "teacher's run folder or checkpoint file")
     add_argument(parser, "--init-actor", help="PPO tasks: start the actor from a trained one (a PPO run's actor or a distilled "
                  "student): its run folder or checkpoint file (e.g. go1_rough_student_ppo)")
     add_argument(parser, "--logger", help="tensorboard, wandb, swanlab, or several comma-separated")
@@ -373,15 +374,18 @@ def resolve_teacher(task, train_cfg, teacher: str | None, resumed: bool) -> None
     ``--teacher`` names another. The teacher's actor and layout are checked when the runner loads it."""
     from legged_train.algorithms.distillation import DistillationConfig
 
-    if not isinstance(train_cfg, DistillationConfig):
+    # Distillation, or PPO pulled towards a teacher (teacher_coef > 0).
+    if not isinstance(train_cfg, DistillationConfig) and not getattr(train_cfg, "teacher_coef", 0) > 0:
         if teacher is not None:
-            raise UserError(f"--teacher is for distillation tasks (such as go1_student); task {task.name!r} trains without a teacher")
+            raise UserError(f"--teacher is for distillation tasks (such as go1_student) and PPO with train.teacher_coef > 0; "
+                            f"task {task.name!r} trains without a teacher")
         return
     if teacher is None:
         if resumed and train_cfg.teacher_checkpoint:
             return
+        role = "distills" if isinstance(train_cfg, DistillationConfig) else f"(train.teacher_coef={train_cfg.teacher_coef!r}) learns from"
         raise UserError(
-            f"task {task.name!r} distills a teacher: give --teacher logs/<teacher task>/<run> (a run folder or a checkpoint file)"
+            f"task {task.name!r} {role} a teacher: give --teacher logs/<teacher task>/<run> (a run folder or a checkpoint file)"
         )
     train_cfg.teacher_checkpoint = checkpoint_file("--teacher", teacher, "train the teacher first")
 

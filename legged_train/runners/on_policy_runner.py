@@ -89,6 +89,11 @@ class OnPolicyRunner(BaseRunner):
         self._init_loop(agent)
         if cfg.init_actor_checkpoint:
             self.load_pretrained_actor(cfg.init_actor_checkpoint)
+        if cfg.teacher_checkpoint:  # the teacher's pull (teacher_coef); play.py replays without it
+            from legged_train.algorithms.distillation import load_teacher
+
+            self.alg.set_teacher(load_teacher(cfg.teacher_checkpoint, env, cfg.teacher_obs_group, self.device,
+                                              self.identity().get("robot")))
 
     def _init_loop(self, agent) -> None:
         """What the loop keeps besides the base's: the algorithm (``alg``) and the episode statistics."""
@@ -153,6 +158,9 @@ class OnPolicyRunner(BaseRunner):
             num_learning_iterations = self.cfg.max_iterations
         if num_learning_iterations < 1:
             raise ValueError(f"num_learning_iterations={num_learning_iterations!r} must be >= 1")
+        if getattr(self.cfg, "teacher_coef", 0) > 0 and self.alg.teacher is None:
+            raise ValueError(f"teacher_coef={self.cfg.teacher_coef!r} pulls the actor towards a teacher: set "
+                             "teacher_checkpoint (train.py --teacher logs/<teacher task>/<run>)")
 
         self.start_learning()
         if distributed.is_distributed():
@@ -275,6 +283,11 @@ class OnPolicyRunner(BaseRunner):
         check_finite(actor_obs, f"env observations (group {actor_group!r})")
         if critic_obs is not actor_obs:
             check_finite(critic_obs, f"env observations (group {critic_group if self.alg.has_critic_group else 'policy'!r})")
+        if self.alg.teacher is not None:  # the teacher's label for the step the actor takes from these observations
+            teacher_group = self.cfg.teacher_obs_group
+            teacher_obs = observation_group(obs, extras, teacher_group).to(self.device)
+            check_finite(teacher_obs, f"env observations (group {teacher_group!r})")
+            self.alg.observe_teacher(teacher_obs)
         return actor_obs, critic_obs
 
     def _randomize_episode_lengths(self) -> None:

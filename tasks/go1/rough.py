@@ -14,7 +14,9 @@
   (``--init-actor <student run>``), its critic reading the terrain, with a critic warm-up and a pull
   towards the distilled actor (issue 23's fine-tuning options): the student learns from its own
   falls where the teacher's labels could not tell it what a blind robot should do. Measured: a
-  small gain while the pull lasts, then a loss (see go1_rough_student_ppo_train).
+  small gain while the pull lasts, then a loss (see go1_rough_student_ppo_train). Its env has the
+  teacher's group, so that ``--teacher <teacher run> --set train.teacher_coef=1`` also keeps DAgger's
+  pull towards the teacher's actions beside PPO (``PPOConfig.teacher_coef``; not measured yet).
 
 Legs collide with the ground (``sim.full_body_contacts``): on stairs a shin passing through a riser
 would teach a gait no robot can use; the ``undesired_contacts`` penalty and the ``base_contact``
@@ -137,4 +139,5 @@ register_task("go1_rough", go1_rough_env, go1_rough_train, make_legged_env)
 register_task("go1_rough_teacher", go1_rough_teacher_env, go1_rough_teacher_train, make_legged_env)
 register_task("go1_rough_student", go1_rough_teacher_env, go1_rough_student_train, make_legged_env,
               runner_cls=DistillationRunner)
-register_task("go1_rough_student_ppo", go1_rough_env, go1_rough_student_ppo_train, make_legged_env)
+# The teacher's env: go1_rough's with the teacher's clean group, for the pull of train.teacher_coef.
+register_task("go1_rough_student_ppo", go1_rough_teacher_env, go1_rough_student_ppo_train, make_legged_env)
