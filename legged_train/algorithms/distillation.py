@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from legged_train.algorithms.ppo import actor_classes, actor_network, network_class, reads_image_options
+from legged_train.algorithms.ppo import actor_classes, actor_network, frozen_teacher, network_class, reads_image_options
 from legged_train.checkpoint import CheckpointError, first_line, load_checkpoint_file
 from legged_train.config import RunnerConfig, check_fields, resolve_device
 from legged_train.finite import check_finite, check_module_finite
@@ -297,12 +297,7 @@ class Distillation:
 
     def set_teacher(self, teacher: nn.Module) -> None:
         """Freeze ``teacher`` (eval mode, no gradients) and use it from now on."""
-        width = getattr(teacher, "num_obs", None)
-        if width is not None and width != self.num_teacher_obs:
-            raise ValueError(
-                f"the teacher reads {width} observations; the env's group {self.cfg.teacher_obs_group!r} has {self.num_teacher_obs}"
-            )
-        self.teacher = teacher.to(self.device).eval().requires_grad_(False)
+        self.teacher = frozen_teacher(teacher, self.num_teacher_obs, self.cfg.teacher_obs_group, self.device)
 
     # ------------------------------------------------------------------------------- acting
     def act(self, student_obs: torch.Tensor, teacher_obs: torch.Tensor) -> torch.Tensor:

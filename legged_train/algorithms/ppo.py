@@ -271,6 +271,15 @@ def keep_fixed_scale_terms(env, terms: list[str], groups: dict[nn.Module, str]) 
         )
 
 
+def frozen_teacher(teacher: nn.Module, num_teacher_obs: int, teacher_obs_group: str, device) -> nn.Module:
+    """``teacher`` on ``device`` in eval mode without gradients, once its input width is checked
+    against the env's ``teacher_obs_group`` (PPO's teacher_coef and Distillation share it)."""
+    width = getattr(teacher, "num_obs", None)
+    if width is not None and width != num_teacher_obs:
+        raise ValueError(f"the teacher reads {width} observations; the env's group {teacher_obs_group!r} has {num_teacher_obs}")
+    return teacher.to(device).eval().requires_grad_(False)
+
+
 class PPO:
     """PPO agent: actor (reads ``cfg.actor_obs_group``, default ``policy``), critic (reads
     ``cfg.critic_obs_group``, default ``critic``), optimizer, rollout storage.
@@ -376,11 +385,7 @@ class PPO:
         ``teacher_coef``; ``observe_teacher`` then labels each step."""
         if getattr(teacher, "is_recurrent", False):
             raise ValueError("PPOConfig.teacher_coef: the teacher must be a feed-forward actor (a PPO run without rnn_type)")
-        width = getattr(teacher, "num_obs", None)
-        if width is not None and width != self.num_teacher_obs:
-            raise ValueError(f"the teacher reads {width} observations; the env's group "
-                             f"{self.cfg.teacher_obs_group!r} has {self.num_teacher_obs}")
-        self.teacher = teacher.to(self.device).eval().requires_grad_(False)
+        self.teacher = frozen_teacher(teacher, self.num_teacher_obs, self.cfg.teacher_obs_group, self.device)
 
     def observe_teacher(self, teacher_obs: torch.Tensor) -> None:
         """The teacher's deterministic action for the observations of the next ``act``: its label."""
