@@ -8,8 +8,8 @@ Three stages, each a JSON line per ``--eval-every`` iterations and a course at i
 3. ``go1_rough_student`` (recurrent, blind) distilled from that teacher by online DAgger for
    ``--student-minutes``;
 4. (``--stages student_ppo``, not by default) ``go1_rough_student_ppo``: that student (or
-   ``--student-run``'s) fine-tuned by PPO for ``--finetune-minutes`` (``--teacher-coef``: pulled
-   towards the teacher's actions all along); its course is reported beside the distilled student's,
+   ``--student-run``'s) fine-tuned by PPO for ``--finetune-minutes`` (``--teacher-coef``:
+   ``go1_rough_student_ppo_teacher``, pulled towards the teacher's actions all along); its course is reported beside the distilled student's,
    which the targets judge.
 
 Every ``--eval-every`` iterations: the training wall-clock, env steps, the curriculum's mean terrain
@@ -315,8 +315,10 @@ def main() -> None:
                 overrides.update(teacher_coef=args.teacher_coef, teacher_checkpoint=teacher_checkpoint)
         else:
             overrides, minutes = ppo_overrides, args.minutes
+        # The pull needs the teacher's observation group, which go1_rough_student_ppo's env lacks.
+        task_name = "go1_rough_student_ppo_teacher" if stage == "student_ppo" and args.teacher_coef > 0 else None
         courses[stage], checkpoint = run_stage(stage, args, args.out, course_cfg, env_overrides, overrides, minutes,
-                                               continued=args.continue_run)
+                                               task_name=task_name, continued=args.continue_run)
         if stage == "teacher":
             teacher_checkpoint = checkpoint
         if stage == "student":

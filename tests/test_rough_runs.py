@@ -68,13 +68,14 @@ def test_go1_rough_student_distills_from_a_go1_rough_teacher(teacher_run):
             assert torch.equal(fine_tuned["actor_state_dict"][name], tensor), name
     assert torch.allclose(fine_tuned["actor_state_dict"]["log_std"].exp(), torch.tensor(0.3))
 
-    # With the teacher's pull (train.teacher_coef): --teacher is taken and recorded, the pull is trained
-    # from the first iteration (no warm-up) and logged.
+    # With the teacher's pull (go1_rough_student_ppo_teacher: train.teacher_coef=1): --teacher is taken
+    # and recorded, the pull is trained from the first iteration (no warm-up) and logged.
     pulled_root = log_root / "pulled"
-    assert train.main(["--task", "go1_rough_student_ppo", "--init-actor", str(student_dir), "--teacher", str(teacher_dir),
+    assert train.main(["--task", "go1_rough_student_ppo_teacher", "--init-actor", str(student_dir), "--teacher", str(teacher_dir),
                        "--log-root", str(pulled_root), *TINY_STUDENT, "train.critic_cfg.hidden_dims=[16]",
-                       "train.teacher_coef=1", "train.critic_warmup_iterations=0"]) == 0
-    (pulled_dir,) = [pulled_root / "go1_rough_student_ppo" / d for d in os.listdir(pulled_root / "go1_rough_student_ppo")]
+                       "train.critic_warmup_iterations=0"]) == 0
+    (pulled_dir,) = [pulled_root / "go1_rough_student_ppo_teacher" / d
+                     for d in os.listdir(pulled_root / "go1_rough_student_ppo_teacher")]
     pulled = load_checkpoint_file(pulled_dir / "model_1.pt")
     assert pulled["config"]["teacher_checkpoint"] == str(teacher_dir / "model_1.pt")
     assert pulled["config"]["teacher_coef"] == 1.0

@@ -14,9 +14,10 @@
   (``--init-actor <student run>``), its critic reading the terrain, with a critic warm-up and a pull
   towards the distilled actor (issue 23's fine-tuning options): the student learns from its own
   falls where the teacher's labels could not tell it what a blind robot should do. Measured: a
-  small gain while the pull lasts, then a loss (see go1_rough_student_ppo_train). Its env has the
-  teacher's group, so that ``--teacher <teacher run> --set train.teacher_coef=1`` also keeps DAgger's
-  pull towards the teacher's actions beside PPO (``PPOConfig.teacher_coef``; not measured yet).
+  small gain while the pull lasts, then a loss (see go1_rough_student_ppo_train).
+- ``go1_rough_student_ppo_teacher``: the same fine-tuning on the teacher's env, also pulled towards
+  a go1_rough_teacher run's actions all along (``--teacher``; ``PPOConfig.teacher_coef`` = 1: DAgger's
+  pull kept beside PPO; not measured yet).
 
 Legs collide with the ground (``sim.full_body_contacts``): on stairs a shin passing through a riser
 would teach a gait no robot can use; the ``undesired_contacts`` penalty and the ``base_contact``
@@ -135,9 +136,19 @@ def go1_rough_student_ppo_train():
     return cfg
 
 
+def go1_rough_student_ppo_teacher_train():
+    """go1_rough_student_ppo pulled towards a go1_rough_teacher run's actions all along (``--teacher``):
+    the labels the distilled student learned from stay in its loss beside PPO's."""
+    cfg = go1_rough_student_ppo_train()
+    cfg.teacher_coef = 1.0
+    return cfg
+
+
 register_task("go1_rough", go1_rough_env, go1_rough_train, make_legged_env)
 register_task("go1_rough_teacher", go1_rough_teacher_env, go1_rough_teacher_train, make_legged_env)
 register_task("go1_rough_student", go1_rough_teacher_env, go1_rough_student_train, make_legged_env,
               runner_cls=DistillationRunner)
-# The teacher's env: go1_rough's with the teacher's clean group, for the pull of train.teacher_coef.
-register_task("go1_rough_student_ppo", go1_rough_teacher_env, go1_rough_student_ppo_train, make_legged_env)
+register_task("go1_rough_student_ppo", go1_rough_env, go1_rough_student_ppo_train, make_legged_env)
+# With DAgger's pull kept beside PPO: the teacher's env (go1_rough's with the teacher's clean group,
+# which costs ~8% of the env step, so go1_rough_student_ppo stays on go1_rough's env).
+register_task("go1_rough_student_ppo_teacher", go1_rough_teacher_env, go1_rough_student_ppo_teacher_train, make_legged_env)
