@@ -209,19 +209,30 @@ def test_points_outside_the_terrain_read_the_border():
 
 def test_a_point_over_a_gap_reads_the_gaps_floor_not_its_edge():
     # Isaac Lab #5137: rays through a gap with nothing below read as a wall. Our gaps have a floor and the
-    # lookup reads it: a drop of pit_depth.
+    # lookup reads it: a drop of gap_depth (legged_gym's 1 m at every difficulty by default).
     cfg = small_config(num_rows=3, num_cols=1, proportions={"gaps": 1.0})
     terrain = build_terrain(cfg)
     lookup = TerrainHeights(terrain)
     x, y, z = terrain.tile_origins[2, 0]  # gap 2/3 m wide, from 0.5 m (platform) from the centre
     inner, width = 0.5, 2 / 3
     across = torch.tensor([[x + inner + width / 2, y], [x - inner - width / 2, y], [x, y + inner + 0.3], [x + 0.1, y - inner - 0.55]])
-    assert torch.allclose(lookup(across), torch.full((4,), -cfg.params.pit_depth))
+    assert torch.allclose(lookup(across), torch.full((4,), -1.0))
     # Before and after the gap: ground level.
     assert torch.allclose(lookup(torch.tensor([[x, y], [x + inner + width + 0.2, y]])), torch.zeros(2))
     # And the heightfield MuJoCo collides with agrees.
     model, data = compile_with(terrain)
-    assert ray_down(model, data, float(across[0, 0]), float(across[0, 1])) == pytest.approx(-cfg.params.pit_depth, abs=1e-4)
+    assert ray_down(model, data, float(across[0, 0]), float(across[0, 1])) == pytest.approx(-1.0, abs=1e-4)
+
+
+def test_a_gap_depth_range_deepens_the_gaps_floor_with_difficulty():
+    # A training terrain may start shallow (params.gap_depth, a Range); the default's floor stays 1 m.
+    cfg = small_config(num_rows=3, num_cols=1, proportions={"gaps": 1.0})
+    cfg.params.gap_depth = (0.1, 0.7)
+    terrain, default = build_terrain(cfg), build_terrain(small_config(num_rows=3, num_cols=1, proportions={"gaps": 1.0}))
+    depths = sorted({round(float(-v), 4) for v in terrain.heights[terrain.heights < -1e-6]})  # level 0's gap is 0 m wide
+    assert depths == pytest.approx([0.1 + 0.6 * terrain.difficulty[1], 0.1 + 0.6 * terrain.difficulty[2]], abs=0.005)
+    assert np.array_equal(terrain.heights < -1e-6, default.heights < -1e-6)  # the same gaps, only shallower
+    assert set(np.round(-default.heights[default.heights < -1e-6], 4)) == {1.0}
 
 
 def test_lookup_never_reads_below_the_surface_at_a_tall_obstacles_edge():
@@ -306,7 +317,7 @@ def bad_file(tmp_path, name: str, array) -> str:
 
 
 @pytest.mark.parametrize("case", ["negative", "all_zero", "unknown", "no_column", "difficulty", "missing", "not_2d",
-                                  "non_finite", "too_small", "kind"])
+                                  "non_finite", "too_small", "kind", "gap_depth"])
 def test_bad_terrain_config_is_one_line_naming_the_field(case, tmp_path):
     cfg = small_config()
     file_cfg = TerrainConfig(kind="file", num_rows=2, num_cols=2, tile_size=1.0)
@@ -339,6 +350,9 @@ def test_bad_terrain_config_is_one_line_naming_the_field(case, tmp_path):
         cfg, file_cfg.file.path = file_cfg, bad_file(tmp_path, "ok.npy", np.zeros((8, 8)))
         file_cfg.file.size = (2.0, 1.5)
         expected = "TerrainConfig.file.size=(2.0, 1.5): too small for num_rows x num_cols = 2 x 2 tiles of 1.0 m: needs at least (2.0, 2.0) m"
+    elif case == "gap_depth":
+        cfg.params.gap_depth = (0.0, 1.0)
+        expected = "TerrainConfig.params.gap_depth=(0.0, 1.0): must be > 0 at both ends (m)"
     else:
         cfg.kind = "mesh"
         expected = "TerrainConfig.kind='mesh': must be one of plane, generated, file"

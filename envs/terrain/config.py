@@ -59,8 +59,12 @@ class SubTerrainParams:
     # a Go1 its top is out of reach: a walking Go1 steps across about 0.2-0.3 m (a foot reaches ~0.25 m
     # past its hip), and Robot Parkour's Go1/A1 leap 0.6 m; the course's bins ask 0.2-0.8 m.
     gap_width: tuple[float, float] = (0.0, 1.0)  # m, Range (legged_gym: 1.0 d)
-    # Floor of gaps and of the pits between stepping stones: deep enough that a foot in it is a fall,
-    # and a real floor, so a height scan over a gap reads a drop (Isaac Lab #5137 reads a wall).
+    # The gap's floor, a real one, so a height scan over a gap reads a drop (Isaac Lab #5137 reads a
+    # wall). legged_gym's 1 m at every difficulty (the course's): a foot in it is a fall. A range that
+    # starts shallow lets a learner that steps into an early, narrow gap stumble rather than fall
+    # (go1_parkour_teacher trains so; with 1 m at every level it learned to stop short of gaps).
+    gap_depth: tuple[float, float] = (1.0, 1.0)  # m, Range, both > 0
+    # Floor of the pits between stepping stones: deep enough that a foot in it is a fall.
     pit_depth: float = 1.0  # m
     # Obstacles for a Go1 (go1.xml: thigh and calf 0.213 m each, hips 0.376 m apart front to back,
     # trunk at 0.29 m with a 0.057 m half-height, so its belly is ~0.23 m up). Both are square rings
@@ -96,7 +100,7 @@ class SubTerrainParams:
 
 
 RANGES = ("rough_height", "slope", "step_height", "obstacle_height", "stone_size", "stone_distance", "gap_width",
-          "hurdle_height", "box_height")
+          "gap_depth", "hurdle_height", "box_height")
 
 
 @dataclass
@@ -222,6 +226,7 @@ class TerrainConfig:
             need(min(getattr(p, name)) >= 0, f"params.{name}", getattr(p, name), "must be >= 0")
         need(p.obstacle_size[0] <= p.obstacle_size[1], "params.obstacle_size", p.obstacle_size, "must be (low, high) with low <= high")
         need(max(p.slope) < math.pi / 2, "params.slope", p.slope, "must be < pi/2 rad")
+        need(min(p.gap_depth) > 0, "params.gap_depth", p.gap_depth, "must be > 0 at both ends (m): a gap has a floor below the ground")
         for name in ("rough_cell", "step_width", "pit_depth", "hurdle_thickness", "hurdle_spacing", "box_depth"):
             number(f"params.{name}", getattr(p, name), lambda v: v > 0, "must be > 0 (m)")
         number("params.box_distance", p.box_distance, lambda v: v >= 0, "must be >= 0 (m)")

@@ -127,11 +127,11 @@ def stepping_stones(difficulty, rng, grid, params):
 
 
 def gaps(difficulty, rng, grid, params):
-    """A square ring gap of gap_width(d) around the platform, pit_depth deep (a floor, not a void)."""
+    """A square ring gap of gap_width(d) around the platform, gap_depth(d) deep (a floor, not a void)."""
     inner = grid.cells(params.platform_size) // 2
     width = grid.cells(params.at(params.gap_width, difficulty))
     out = np.zeros((grid.n, grid.n))
-    out[(grid.ring > inner) & (grid.ring <= inner + width)] = -params.pit_depth
+    out[(grid.ring > inner) & (grid.ring <= inner + width)] = -params.at(params.gap_depth, difficulty)
     return out
 
 
